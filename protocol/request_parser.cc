@@ -1,0 +1,331 @@
+#include "protocol/request_parser.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "protocol/errors.h"
+#include "protocol/internal/meta_line.h"
+#include "protocol/internal/tokenizer.h"
+#include "protocol/numbers.h"
+
+namespace spillway::protocol {
+namespace {
+
+// The outcome of parsing one line, before the data block (if any) is looked at.
+struct LineOutcome {
+  ParseResult result;
+  // Storage commands: the data block that follows the line (-1: none).
+  int64_t data_length = -1;
+  // On an error, bytes after the line that must be discarded unread.
+  uint64_t discard = 0;
+};
+
+LineOutcome Error(const Request& request, std::string_view error) {
+  LineOutcome out;
+  out.result.status = ParseStatus::kError;
+  out.result.request = request;
+  out.result.error = error;
+  return out;
+}
+
+LineOutcome Ok(const Request& request) {
+  LineOutcome out;
+  out.result.status = ParseStatus::kRequest;
+  out.result.request = request;
+  return out;
+}
+
+bool HasControlCharacter(std::string_view key) {
+  return std::any_of(key.begin(), key.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+// memcached only honours "noreply" as the last token of the line.
+bool NoreplyMaybe(const Tokens& t) { return t.ntokens >= 2 && t.Last() == "noreply"; }
+
+// A classic key: at most 250 bytes. Control characters are refused too (see the header).
+bool ValidKey(std::string_view key) {
+  return !key.empty() && key.size() <= kMaxKeyLength && !HasControlCharacter(key);
+}
+
+LineOutcome ParseRetrieval(Command command, const Tokens& t, std::string_view line) {
+  Request r;
+  r.command = command;
+  size_t first_key = 1;
+  if (command == Command::kGat || command == Command::kGats) {
+    int32_t exptime = 0;
+    if (!ParseInt32(t.token[1], &exptime)) return Error(r, errors::kBadExptime);
+    r.exptime = exptime;
+    first_key = 2;
+  }
+  r.keys = t.From(first_key, line);
+  TokenIterator keys(r.keys);
+  std::string_view key;
+  bool first = true;
+  while (keys.Next(&key)) {
+    if (!ValidKey(key)) return Error(r, errors::kBadFormat);
+    if (first) r.key = r.key_token = key;
+    first = false;
+  }
+  return Ok(r);
+}
+
+LineOutcome ParseStorage(Command command, const Tokens& t, const ParserOptions& options) {
+  Request r;
+  r.command = command;
+  r.noreply = NoreplyMaybe(t);
+  r.key = r.key_token = t.token[1];
+  if (r.key.size() > kMaxKeyLength) return Error(r, errors::kBadFormat);
+  int32_t exptime = 0;
+  int32_t length = 0;
+  if (!ParseUint32(t.token[2], &r.client_flags) || !ParseInt32(t.token[3], &exptime) ||
+      !ParseInt32(t.token[4], &length)) {
+    return Error(r, errors::kBadFormat);
+  }
+  r.exptime = exptime;
+  if (length < 0 || length > INT_MAX - 2) return Error(r, errors::kBadFormat);
+  if (command == Command::kCas && !ParseUint64(t.token[5], &r.cas_unique)) {
+    return Error(r, errors::kBadFormat);
+  }
+  // From here on the data block's length is known, so a rejected block is discarded rather
+  // than read as commands.
+  LineOutcome out;
+  if (HasControlCharacter(r.key)) {
+    out = Error(r, errors::kBadFormat);
+  } else if (static_cast<size_t>(length) > options.max_item_size) {
+    out = Error(r, errors::kTooLarge);
+  } else {
+    out = Ok(r);
+    out.data_length = length;
+    return out;
+  }
+  out.discard = static_cast<uint64_t>(length) + 2;
+  return out;
+}
+
+LineOutcome ParseKeyCommand(Command command, const Tokens& t) {
+  Request r;
+  r.command = command;
+  r.noreply = NoreplyMaybe(t);
+  r.key = r.key_token = t.token[1];
+  if (!ValidKey(r.key)) return Error(r, errors::kBadFormat);
+  if (command == Command::kIncr || command == Command::kDecr) {
+    if (!ParseUint64(t.token[2], &r.delta)) return Error(r, errors::kBadDelta);
+  } else if (command == Command::kTouch) {
+    int32_t exptime = 0;
+    if (!ParseInt32(t.token[2], &exptime)) return Error(r, errors::kBadExptime);
+    r.exptime = exptime;
+  }
+  return Ok(r);
+}
+
+LineOutcome ParseDelete(const Tokens& t) {
+  Request r;
+  r.command = Command::kDelete;
+  if (t.ntokens > 3) {
+    // memcached still accepts the long-gone "hold time" argument, but only as "0".
+    const bool hold_is_zero = t.token[2] == "0";
+    r.noreply = NoreplyMaybe(t);
+    const bool valid = (t.ntokens == 4 && (hold_is_zero || r.noreply)) ||
+                       (t.ntokens == 5 && hold_is_zero && r.noreply);
+    if (!valid) return Error(r, errors::kDeleteUsage);
+  }
+  r.key = r.key_token = t.token[1];
+  if (!ValidKey(r.key)) return Error(r, errors::kBadFormat);
+  return Ok(r);
+}
+
+LineOutcome ParseFlushAll(const Tokens& t) {
+  Request r;
+  r.command = Command::kFlushAll;
+  r.noreply = NoreplyMaybe(t);
+  if (t.ntokens != (r.noreply ? 3u : 2u)) {
+    int32_t delay = 0;
+    if (!ParseInt32(t.token[1], &delay)) return Error(r, errors::kBadFormat);
+    r.exptime = delay;
+  }
+  return Ok(r);
+}
+
+LineOutcome ParseVerbosity(const Tokens& t) {
+  Request r;
+  r.command = Command::kVerbosity;
+  r.noreply = NoreplyMaybe(t);
+  if (r.noreply && t.ntokens == 3) {
+    // "verbosity noreply": memcached answers ERROR, and does send it.
+    r.noreply = false;
+    return Error(r, errors::kError);
+  }
+  r.argument = t.token[1];
+  if (!ParseUint32(r.argument, &r.level)) r.level = 0;
+  return Ok(r);
+}
+
+// The classic commands, dispatched the way memcached's process_command_ascii does, token
+// counts included (ntokens counts the terminal empty token, as memcached's does).
+LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOptions& options) {
+  const std::string_view cmd = t.token[0];
+  const size_t n = t.ntokens;
+  Request r;
+  auto tokens_in = [n](size_t a, size_t b) { return n == a || n == b; };
+
+  if (cmd[0] == 'g') {
+    if (n < 3) return Error(r, errors::kError);
+    if (cmd == "get") return ParseRetrieval(Command::kGet, t, line);
+    if (cmd == "gets") return ParseRetrieval(Command::kGets, t, line);
+    if (cmd == "gat") return ParseRetrieval(Command::kGat, t, line);
+    if (cmd == "gats") return ParseRetrieval(Command::kGats, t, line);
+    return Error(r, errors::kError);
+  }
+  struct StorageName {
+    std::string_view name;
+    Command command;
+  };
+  static constexpr StorageName kStorage[] = {
+      {"set", Command::kSet},       {"add", Command::kAdd},         {"replace", Command::kReplace},
+      {"append", Command::kAppend}, {"prepend", Command::kPrepend}, {"cas", Command::kCas},
+  };
+  for (const auto& s : kStorage) {
+    if (cmd != s.name) continue;
+    const bool ok = s.command == Command::kCas ? tokens_in(7, 8) : tokens_in(6, 7);
+    return ok ? ParseStorage(s.command, t, options) : Error(r, errors::kError);
+  }
+  if (cmd == "incr" || cmd == "decr") {
+    if (!tokens_in(4, 5)) return Error(r, errors::kError);
+    return ParseKeyCommand(cmd == "incr" ? Command::kIncr : Command::kDecr, t);
+  }
+  if (cmd == "touch") {
+    if (!tokens_in(4, 5)) return Error(r, errors::kError);
+    return ParseKeyCommand(Command::kTouch, t);
+  }
+  if (cmd == "delete") {
+    if (n < 3 || n > 5) return Error(r, errors::kError);
+    return ParseDelete(t);
+  }
+  if (cmd == "mget") return ParseRetrieval(Command::kGet, t, line);
+  if (cmd == "stats") {
+    r.command = Command::kStats;
+    r.argument = t.From(1, line);
+    return Ok(r);
+  }
+  if (cmd == "flush_all") {
+    if (n < 2 || n > 4) return Error(r, errors::kError);
+    return ParseFlushAll(t);
+  }
+  if (cmd == "version") {
+    r.command = Command::kVersion;
+    return Ok(r);
+  }
+  if (cmd == "quit") {
+    r.command = Command::kQuit;
+    return Ok(r);
+  }
+  if (cmd == "shutdown") {
+    r.command = Command::kShutdown;
+    r.argument = t.From(1, line);
+    return Ok(r);
+  }
+  if (cmd == "verbosity") {
+    if (!tokens_in(3, 4)) return Error(r, errors::kError);
+    return ParseVerbosity(t);
+  }
+  // memcached hangs up on what looks like an HTTP request.
+  if (t.Last().substr(0, 5) == "HTTP/") {
+    LineOutcome out = Error(r, "");
+    out.result.close = true;
+    return out;
+  }
+  return Error(r, errors::kError);
+}
+
+// True when a line that has no newline yet may grow past max_line_length: memcached lets only
+// get and gets (large multi-gets) do that.
+bool IsMultigetLine(std::string_view text) {
+  size_t spaces = 0;
+  while (spaces < text.size() && text[spaces] == ' ') ++spaces;
+  if (spaces > 100) return false;
+  text.remove_prefix(spaces);
+  return text.starts_with("get ") || text.starts_with("gets ");
+}
+
+}  // namespace
+
+ParseResult RequestParser::Parse(std::string_view input) {
+  ParseResult result;
+  if (discard_ > 0) {
+    if (input.empty()) return result;
+    result.status = ParseStatus::kDiscarded;
+    result.consumed = static_cast<size_t>(std::min<uint64_t>(discard_, input.size()));
+    discard_ -= result.consumed;
+    return result;
+  }
+
+  const auto* newline = static_cast<const char*>(std::memchr(input.data(), '\n', input.size()));
+  const size_t line_end = newline ? static_cast<size_t>(newline - input.data()) : input.size();
+  const size_t limit = IsMultigetLine(input.substr(0, line_end)) ? options_.max_multiget_line_length
+                                                                 : options_.max_line_length;
+  if (line_end > limit) {
+    // memcached closes without a word: the client is not speaking the protocol.
+    result.status = ParseStatus::kError;
+    result.close = true;
+    result.consumed = line_end;
+    return result;
+  }
+  if (newline == nullptr) {
+    result.need = input.size() + 1;
+    return result;
+  }
+
+  std::string_view line = input.substr(0, line_end);
+  if (line.size() > 1 && line.back() == '\r') line.remove_suffix(1);
+  // memcached reads the line as a C string: a NUL byte ends it.
+  line = line.substr(0, std::min(line.size(), line.find('\0')));
+  const size_t line_bytes = line_end + 1;
+
+  const Tokens tokens = Tokenize(line);
+  LineOutcome out;
+  if (tokens.ntokens < 2 || tokens.token[0].size() < 2) {
+    out = Error(Request(), errors::kError);
+  } else if (tokens.token[0].size() == 2 && tokens.token[0][0] == 'm') {
+    MetaLine meta = ParseMetaLine(tokens, line, key_scratch_.data(), key_scratch_.size(),
+                                  options_.max_item_size);
+    out.result.status = meta.error.empty() ? ParseStatus::kRequest : ParseStatus::kError;
+    out.result.request = meta.request;
+    out.result.error = meta.error;
+    out.data_length = meta.data_length;
+    out.discard = meta.discard;
+  } else {
+    out = ParseClassic(tokens, line, options_);
+  }
+
+  result = out.result;
+  result.consumed = line_bytes;
+  if (result.status == ParseStatus::kError) {
+    discard_ = out.discard;
+    return result;
+  }
+  if (out.data_length < 0) return result;
+
+  // A data block follows, and counts only with its "\r\n".
+  const size_t total = line_bytes + static_cast<size_t>(out.data_length) + 2;
+  if (input.size() < total) {
+    ParseResult more;
+    more.need = total;
+    return more;
+  }
+  result.consumed = total;
+  const std::string_view block = input.substr(line_bytes, static_cast<size_t>(out.data_length));
+  if (input[total - 2] != '\r' || input[total - 1] != '\n') {
+    result.status = ParseStatus::kError;
+    result.error = errors::kBadDataChunk;
+    // The meta commands always report errors; a classic noreply hides even this one.
+    return result;
+  }
+  result.request.value = block;
+  return result;
+}
+
+}  // namespace spillway::protocol
