@@ -27,6 +27,9 @@ inline constexpr std::string_view kTooManyConnections = "ERROR Too many open con
 inline constexpr std::string_view kBadToken = "CLIENT_ERROR bad token in command line format";
 inline constexpr std::string_view kInvalidFlag = "CLIENT_ERROR invalid flag";
 inline constexpr std::string_view kDuplicateFlag = "CLIENT_ERROR duplicate flag";
+// md and ma answer every flag error with this one line.
+inline constexpr std::string_view kInvalidOrDuplicateFlag =
+    "CLIENT_ERROR invalid or duplicate flag";
 inline constexpr std::string_view kFlagsTooLong = "CLIENT_ERROR options flags are too long";
 // ms words it differently from mg, md and ma.
 inline constexpr std::string_view kSetFlagsTooLong = "CLIENT_ERROR options flags too long";

@@ -64,7 +64,6 @@ std::string_view ParseFlags(const Tokens& t, size_t first, std::string_view line
         if (!ParseTtl(arg, &m.recache_ttl)) error = errors::kBadToken;
         break;
       case 'O':
-        if (token.size() > kMaxOpaqueLength) error = errors::kOpaqueTooLong;
         m.opaque = token;
         break;
       case 'F':
@@ -182,7 +181,13 @@ MetaLine ParseMetaLine(const Tokens& t, std::string_view line, char* scratch, si
   }
 
   const std::string_view error = ParseFlags(t, is_set ? 3 : 2, line, r, scratch, scratch_size);
-  if (!error.empty()) return Fail(out, error, discard);
+  if (!error.empty()) {
+    // md and ma word every flag error alike.
+    const bool generic = r.command == Command::kMetaDelete || r.command == Command::kMetaArithmetic;
+    return Fail(out, generic ? errors::kInvalidOrDuplicateFlag : error, discard);
+  }
+  // memcached checks the opaque's length (O included) only once the flags are understood.
+  if (r.meta.opaque.size() > kMaxOpaqueLength) return Fail(out, errors::kOpaqueTooLong, discard);
   if (!r.meta.Has('b') && HasControlCharacter(r.key)) {
     return Fail(out, errors::kBadFormat, discard);
   }
@@ -195,7 +200,7 @@ MetaLine ParseMetaLine(const Tokens& t, std::string_view line, char* scratch, si
     if (static_cast<size_t>(length) > max_item_size) return Fail(out, errors::kTooLarge, discard);
     out.data_length = length;
   } else if (r.command == Command::kMetaArithmetic) {
-    if (mode != 0 && std::string_view("Ii+Dd-").find(mode) == std::string_view::npos) {
+    if (mode != 0 && std::string_view("I+D-").find(mode) == std::string_view::npos) {
       return Fail(out, errors::kBadArithmeticMode);
     }
   }

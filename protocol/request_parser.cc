@@ -144,7 +144,7 @@ LineOutcome ParseFlushAll(const Tokens& t) {
   r.noreply = NoreplyMaybe(t);
   if (t.ntokens != (r.noreply ? 3u : 2u)) {
     int32_t delay = 0;
-    if (!ParseInt32(t.token[1], &delay)) return Error(r, errors::kBadFormat);
+    if (!ParseInt32(t.token[1], &delay)) return Error(r, errors::kBadExptime);
     r.exptime = delay;
   }
   return Ok(r);
@@ -154,13 +154,8 @@ LineOutcome ParseVerbosity(const Tokens& t) {
   Request r;
   r.command = Command::kVerbosity;
   r.noreply = NoreplyMaybe(t);
-  if (r.noreply && t.ntokens == 3) {
-    // "verbosity noreply": memcached answers ERROR, and does send it.
-    r.noreply = false;
-    return Error(r, errors::kError);
-  }
   r.argument = t.token[1];
-  if (!ParseUint32(r.argument, &r.level)) r.level = 0;
+  if (!ParseUint32(r.argument, &r.level)) return Error(r, errors::kBadFormat);
   return Ok(r);
 }
 
@@ -172,9 +167,10 @@ LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOpt
   Request r;
   auto tokens_in = [n](size_t a, size_t b) { return n == a || n == b; };
 
-  if (cmd[0] == 'g') {
+  if (cmd[0] == 'g' || cmd == "bget") {
     if (n < 3) return Error(r, errors::kError);
-    if (cmd == "get") return ParseRetrieval(Command::kGet, t, line);
+    // "bget" is a legacy alias memcached still honours.
+    if (cmd == "get" || cmd == "bget") return ParseRetrieval(Command::kGet, t, line);
     if (cmd == "gets") return ParseRetrieval(Command::kGets, t, line);
     if (cmd == "gat") return ParseRetrieval(Command::kGat, t, line);
     if (cmd == "gats") return ParseRetrieval(Command::kGats, t, line);
@@ -205,7 +201,6 @@ LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOpt
     if (n < 3 || n > 5) return Error(r, errors::kError);
     return ParseDelete(t);
   }
-  if (cmd == "mget") return ParseRetrieval(Command::kGet, t, line);
   if (cmd == "stats") {
     r.command = Command::kStats;
     r.argument = t.From(1, line);
@@ -241,14 +236,18 @@ LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOpt
   return Error(r, errors::kError);
 }
 
-// True when a line that has no newline yet may grow past max_line_length: memcached lets only
-// get and gets (large multi-gets) do that.
+// True when a line may grow past max_line_length: a multi-key retrieval. memcached allows this
+// for get and gets (behind at most 100 spaces); spillway allows gat and gats too, since their
+// keys are as many.
 bool IsMultigetLine(std::string_view text) {
   size_t spaces = 0;
   while (spaces < text.size() && text[spaces] == ' ') ++spaces;
   if (spaces > 100) return false;
   text.remove_prefix(spaces);
-  return text.starts_with("get ") || text.starts_with("gets ");
+  for (std::string_view word : {"get ", "gets ", "gat ", "gats "}) {
+    if (text.starts_with(word)) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -267,7 +266,11 @@ ParseResult RequestParser::Parse(std::string_view input) {
   const size_t line_end = newline ? static_cast<size_t>(newline - input.data()) : input.size();
   const size_t limit = IsMultigetLine(input.substr(0, line_end)) ? options_.max_multiget_line_length
                                                                  : options_.max_line_length;
-  if (line_end > limit) {
+  // The line's length without its terminator. A '\r' at the very end of a partial line may be
+  // the terminator's first half, so it does not count either: the verdict must not depend on
+  // where the bytes were split.
+  const size_t length = line_end > 0 && input[line_end - 1] == '\r' ? line_end - 1 : line_end;
+  if (length > limit) {
     // memcached closes without a word: the client is not speaking the protocol.
     result.status = ParseStatus::kError;
     result.close = true;
