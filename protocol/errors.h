@@ -30,9 +30,9 @@ inline constexpr std::string_view kDuplicateFlag = "CLIENT_ERROR duplicate flag"
 // md and ma answer every flag error with this one line.
 inline constexpr std::string_view kInvalidOrDuplicateFlag =
     "CLIENT_ERROR invalid or duplicate flag";
+// mg says the first, ms, md and ma the second.
 inline constexpr std::string_view kFlagsTooLong = "CLIENT_ERROR options flags are too long";
-// ms words it differently from mg, md and ma.
-inline constexpr std::string_view kSetFlagsTooLong = "CLIENT_ERROR options flags too long";
+inline constexpr std::string_view kShortFlagsTooLong = "CLIENT_ERROR options flags too long";
 inline constexpr std::string_view kOpaqueTooLong = "CLIENT_ERROR opaque token too long";
 inline constexpr std::string_view kBadKeyEncoding = "CLIENT_ERROR error decoding key";
 inline constexpr std::string_view kBadModeLength = "CLIENT_ERROR incorrect length for M token";

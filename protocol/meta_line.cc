@@ -64,7 +64,7 @@ std::string_view ParseFlags(const Tokens& t, size_t first, std::string_view line
         if (!ParseTtl(arg, &m.recache_ttl)) error = errors::kBadToken;
         break;
       case 'O':
-        m.opaque = token;
+        m.opaque = arg;
         break;
       case 'F':
         if (!ParseUint32(arg, &m.client_flags)) error = errors::kBadFormat;
@@ -167,7 +167,9 @@ MetaLine ParseMetaLine(const Tokens& t, std::string_view line, char* scratch, si
   const bool is_set = r.command == Command::kMetaSet;
   if (is_set && t.ntokens == 3) return Fail(out, errors::kBadFormat);
   if (t.ntokens > kMaxMetaTokens) {
-    return Fail(out, is_set ? errors::kSetFlagsTooLong : errors::kFlagsTooLong);
+    // mg words it one way, ms, md and ma another.
+    return Fail(
+        out, r.command == Command::kMetaGet ? errors::kFlagsTooLong : errors::kShortFlagsTooLong);
   }
 
   int32_t length = 0;
@@ -187,7 +189,9 @@ MetaLine ParseMetaLine(const Tokens& t, std::string_view line, char* scratch, si
     return Fail(out, generic ? errors::kInvalidOrDuplicateFlag : error, discard);
   }
   // memcached checks the opaque's length (O included) only once the flags are understood.
-  if (r.meta.opaque.size() > kMaxOpaqueLength) return Fail(out, errors::kOpaqueTooLong, discard);
+  if (r.meta.opaque.size() + 1 > kMaxOpaqueLength) {
+    return Fail(out, errors::kOpaqueTooLong, discard);
+  }
   if (!r.meta.Has('b') && HasControlCharacter(r.key)) {
     return Fail(out, errors::kBadFormat, discard);
   }

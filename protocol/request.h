@@ -15,7 +15,7 @@
 namespace spillway::protocol {
 
 inline constexpr size_t kMaxKeyLength = 250;
-// memcached answers an opaque (O) token longer than this with a CLIENT_ERROR.
+// memcached answers an opaque token longer than this, its O included, with a CLIENT_ERROR.
 inline constexpr size_t kMaxOpaqueLength = 32;
 
 enum class Command : uint8_t {
@@ -78,7 +78,7 @@ struct MetaFlags {
   uint64_t present = 0;     // one bit per flag character; see Has()
   std::string_view tokens;  // every flag token as sent, space separated
 
-  std::string_view opaque;    // O: copied back verbatim
+  std::string_view opaque;    // O: the value after the O, echoed back verbatim
   uint64_t compare_cas = 0;   // C: compare against the item's CAS
   uint64_t new_cas = 0;       // E: the CAS to give a modified item
   uint64_t delta = 1;         // D: ma delta

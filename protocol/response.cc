@@ -56,6 +56,20 @@ std::string_view ResponseWord(ResponseType type) {
   return "";
 }
 
+bool QuietHides(Command command, ResponseType type) {
+  switch (command) {
+    case Command::kMetaGet:
+      return type == ResponseType::kMetaMiss;
+    case Command::kMetaSet:
+    case Command::kMetaDelete:
+      return type == ResponseType::kMetaHeader;
+    case Command::kMetaArithmetic:
+      return type == ResponseType::kMetaHeader || type == ResponseType::kMetaValue;
+    default:
+      return false;
+  }
+}
+
 bool SameResponse(const Response& a, const Response& b) {
   if (a.type != b.type) return false;
   switch (a.type) {

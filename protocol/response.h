@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "protocol/request.h"
+
 namespace spillway::protocol {
 
 enum class ResponseType : uint8_t {
@@ -53,6 +55,11 @@ struct Response {
   // codes: the return flags as sent, space separated ("" when none).
   std::string_view text;
 };
+
+// Whether a meta command sent with the q flag leaves out an answer of this type, as memcached
+// 1.6 does: mg hides EN, ms hides HD, md hides HD, ma hides HD and VA. Errors, and every other
+// code (NF, NS, EX, a hit's VA/HD for mg), are always sent.
+bool QuietHides(Command command, ResponseType type);
 
 // The word that starts the response line ("VALUE", "HD", ...); "" for kNumber.
 std::string_view ResponseWord(ResponseType type);
