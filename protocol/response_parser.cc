@@ -1,5 +1,6 @@
 #include "protocol/response_parser.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "protocol/numbers.h"
@@ -64,7 +65,8 @@ ResponseParseResult Malformed() {
 // Completes a response that carries a data block of `bytes` after its line.
 ResponseParseResult WithBlock(std::string_view input, size_t line_bytes, uint64_t bytes,
                               const ResponseParserOptions& options, Response response) {
-  if (bytes > options.max_value_size) return Malformed();
+  // The second test keeps line + bytes + 2 from wrapping whatever the limit is.
+  if (bytes > options.max_value_size || bytes > SIZE_MAX - line_bytes - 2) return Malformed();
   const size_t total = line_bytes + static_cast<size_t>(bytes) + 2;
   ResponseParseResult r;
   if (input.size() < total) {
@@ -83,13 +85,17 @@ ResponseParseResult WithBlock(std::string_view input, size_t line_bytes, uint64_
 
 ResponseParseResult ParseResponse(std::string_view input, const ResponseParserOptions& options) {
   const auto* newline = static_cast<const char*>(std::memchr(input.data(), '\n', input.size()));
+  const size_t line_end = newline ? static_cast<size_t>(newline - input.data()) : input.size();
+  // The limit counts the line without its terminator, so that the verdict does not depend on
+  // whether the "\n" after a final "\r" has arrived yet.
+  const size_t length = line_end > 0 && input[line_end - 1] == '\r' ? line_end - 1 : line_end;
+  if (length > options.max_line_length) return Malformed();
   if (newline == nullptr) {
-    if (input.size() > options.max_line_length) return Malformed();
     ResponseParseResult r;
     r.need = input.size() + 1;
     return r;
   }
-  const size_t line_bytes = static_cast<size_t>(newline - input.data()) + 1;
+  const size_t line_bytes = line_end + 1;
   if (line_bytes < 2 || input[line_bytes - 2] != '\r') return Malformed();
   const std::string_view line = input.substr(0, line_bytes - 2);
 
@@ -124,10 +130,14 @@ ResponseParseResult ParseResponse(std::string_view input, const ResponseParserOp
     const std::string_view flags = NextWord(&rest);
     const std::string_view bytes_token = NextWord(&rest);
     uint64_t bytes = 0;
+    uint64_t client_flags = 0;
+    // Strict, unlike the server side: no server sends flags wider than 32 bits.
     if (response.key.empty() || !AllDigits(flags) || !AllDigits(bytes_token) ||
-        !ParseUint32(flags, &response.client_flags) || !ParseUint64(bytes_token, &bytes)) {
+        !ParseUint64(flags, &client_flags) || client_flags > UINT32_MAX ||
+        !ParseUint64(bytes_token, &bytes)) {
       return Malformed();
     }
+    response.client_flags = static_cast<uint32_t>(client_flags);
     if (!rest.empty()) {
       const std::string_view cas = NextWord(&rest);
       if (!rest.empty() || !AllDigits(cas) || !ParseUint64(cas, &response.cas)) {
