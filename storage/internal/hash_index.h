@@ -1,0 +1,99 @@
+// The store's hash index: open addressing with linear probing over 8-byte slots. Internal to the
+// storage module.
+//
+// A slot packs [tag:16][freq:2][segment:22][offset:24]; 0 is an empty slot and 1 a tombstone,
+// which is why segment ids start at 1. The tag is the hash's top 16 bits and the probe starts at
+// its low bits, so a key is compared only when its tag matches. Slots do not hold the whole hash,
+// so an entry's home slot cannot be recomputed from the table alone: deletion leaves a tombstone
+// (trimmed when it ends a run), and the owner rebuilds the table from its keys when tombstones
+// pile up or the table must grow (see NeedsRebuild).
+
+#ifndef SPILLWAY_STORAGE_INTERNAL_HASH_INDEX_H_
+#define SPILLWAY_STORAGE_INTERNAL_HASH_INDEX_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "storage/internal/mapped.h"
+
+namespace spillway::storage {
+
+struct Location {
+  uint32_t segment = 0;
+  uint32_t offset = 0;
+  bool operator==(const Location&) const = default;
+};
+
+class HashIndex {
+ public:
+  static constexpr uint32_t kMaxSegments = (1u << 22) - 1;
+  static constexpr uint32_t kMaxOffset = (1u << 24) - 1;
+  static constexpr uint8_t kMaxFreq = 3;
+  static constexpr size_t kNotFound = SIZE_MAX;
+
+  // `capacity` is a power of two; zero-filled memory is mapped for it. Check valid().
+  explicit HashIndex(size_t capacity);
+
+  bool valid() const { return slots_ != nullptr; }
+  size_t capacity() const { return mask_ + 1; }
+  size_t size() const { return size_; }
+  size_t bytes() const { return memory_.size(); }
+  // Whether one more entry would push entries plus tombstones past 3/4 of the slots: the owner
+  // must then rebuild, into twice the capacity when live entries alone pass half of it.
+  bool NeedsRebuild() const { return (size_ + tombstones_ + 1) * 4 > capacity() * 3; }
+  bool NeedsGrowth() const { return (size_ + 1) * 2 > capacity(); }
+
+  // The position of the first slot with `hash`'s tag for which match(Location) is true, or
+  // kNotFound.
+  template <typename Match>
+  size_t Find(uint64_t hash, Match&& match) const {
+    const uint64_t tag = Tag(hash);
+    for (size_t pos = hash & mask_;; pos = (pos + 1) & mask_) {
+      const uint64_t slot = slots_[pos];
+      if (slot == kEmpty) return kNotFound;
+      if (slot != kTombstone && (slot >> 48) == tag && match(At(pos))) return pos;
+    }
+  }
+
+  Location At(size_t pos) const {
+    const uint64_t slot = slots_[pos];
+    return {static_cast<uint32_t>((slot >> 24) & kMaxSegments),
+            static_cast<uint32_t>(slot & kMaxOffset)};
+  }
+  uint8_t Freq(size_t pos) const { return (slots_[pos] >> 46) & 3; }
+  void SetFreq(size_t pos, uint8_t freq) {
+    slots_[pos] = (slots_[pos] & ~(uint64_t{3} << 46)) | (uint64_t{freq} << 46);
+  }
+  void SetLocation(size_t pos, Location at) {
+    slots_[pos] = (slots_[pos] & ~((uint64_t{1} << 46) - 1)) | Pack(at);
+  }
+
+  // Adds an entry; the caller made sure there is room (!NeedsRebuild()) and no entry for the key.
+  void Insert(uint64_t hash, Location at, uint8_t freq);
+  // Removes the entry at `pos`.
+  void Erase(size_t pos);
+
+  // Calls fn(Location, freq) for every entry.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (size_t pos = 0; pos <= mask_; ++pos) {
+      if (slots_[pos] > kTombstone) fn(At(pos), Freq(pos));
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = 0;
+  static constexpr uint64_t kTombstone = 1;
+  static uint64_t Tag(uint64_t hash) { return hash >> 48; }
+  static uint64_t Pack(Location at) { return (uint64_t{at.segment} << 24) | at.offset; }
+
+  Mapped memory_;
+  uint64_t* slots_ = nullptr;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+  size_t tombstones_ = 0;
+};
+
+}  // namespace spillway::storage
+
+#endif  // SPILLWAY_STORAGE_INTERNAL_HASH_INDEX_H_

@@ -1,0 +1,105 @@
+// How an item lies in segment memory. Internal to the storage module.
+//
+//   [header: 22 bytes][client flags: 4 bytes, only when non-zero][key][value]
+//
+// Items are byte-packed (no alignment), so every field is read and written with memcpy.
+
+#ifndef SPILLWAY_STORAGE_INTERNAL_ITEM_H_
+#define SPILLWAY_STORAGE_INTERNAL_ITEM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace spillway::storage {
+
+// Bits of ItemHeader::bits.
+inline constexpr uint8_t kItemHasFlags = 1;    // a 4-byte client flags field follows the header
+inline constexpr uint8_t kItemStale = 2;       // invalidated (md I, ms I): served with X
+inline constexpr uint8_t kItemWon = 4;         // a client was handed the recache win (W)
+inline constexpr uint8_t kItemFetched = 8;     // read at least once since written (h)
+inline constexpr uint8_t kItemBinaryKey = 16;  // key arrived base64-encoded (meta b)
+
+#pragma pack(push, 1)
+struct ItemHeader {
+  uint64_t cas;
+  uint32_t exptime;  // absolute Unix seconds; 0 = never
+  uint32_t atime;    // last access, Unix seconds
+  uint32_t value_length;
+  uint8_t key_length;
+  uint8_t bits;
+};
+#pragma pack(pop)
+static_assert(sizeof(ItemHeader) == 22);
+
+inline constexpr size_t ItemSize(size_t key_length, size_t value_length, uint32_t flags) {
+  return sizeof(ItemHeader) + (flags != 0 ? 4 : 0) + key_length + value_length;
+}
+
+// A view of one item in segment memory. Cheap to copy; owns nothing.
+class ItemView {
+ public:
+  explicit ItemView(char* at) : at_(at) {}
+
+  ItemHeader header() const {
+    ItemHeader h;
+    std::memcpy(&h, at_, sizeof h);
+    return h;
+  }
+  void set_header(const ItemHeader& h) { std::memcpy(at_, &h, sizeof h); }
+
+  uint32_t client_flags() const {
+    const ItemHeader h = header();
+    if ((h.bits & kItemHasFlags) == 0) return 0;
+    uint32_t flags;
+    std::memcpy(&flags, at_ + sizeof(ItemHeader), sizeof flags);
+    return flags;
+  }
+  std::string_view key() const {
+    const ItemHeader h = header();
+    return {at_ + KeyOffset(h), h.key_length};
+  }
+  std::string_view value() const {
+    const ItemHeader h = header();
+    return {at_ + KeyOffset(h) + h.key_length, h.value_length};
+  }
+  size_t size() const {
+    const ItemHeader h = header();
+    return KeyOffset(h) + h.key_length + h.value_length;
+  }
+  char* data() const { return at_; }
+
+  // Writes a whole item at `at`; the value bytes are left for the caller when `value` is null
+  // (append/prepend assemble it in place). Returns the view.
+  static ItemView Write(char* at, const ItemHeader& header, uint32_t flags, std::string_view key,
+                        const char* value) {
+    ItemHeader h = header;
+    h.bits = static_cast<uint8_t>((h.bits & ~kItemHasFlags) | (flags != 0 ? kItemHasFlags : 0));
+    h.key_length = static_cast<uint8_t>(key.size());
+    ItemView item(at);
+    item.set_header(h);
+    char* p = at + sizeof(ItemHeader);
+    if (flags != 0) {
+      std::memcpy(p, &flags, sizeof flags);
+      p += sizeof flags;
+    }
+    std::memcpy(p, key.data(), key.size());
+    if (value != nullptr) std::memcpy(p + key.size(), value, h.value_length);
+    return item;
+  }
+  char* mutable_value() const {
+    const ItemHeader h = header();
+    return at_ + KeyOffset(h) + h.key_length;
+  }
+
+ private:
+  static size_t KeyOffset(const ItemHeader& h) {
+    return sizeof(ItemHeader) + ((h.bits & kItemHasFlags) != 0 ? 4 : 0);
+  }
+  char* at_;
+};
+
+}  // namespace spillway::storage
+
+#endif  // SPILLWAY_STORAGE_INTERNAL_ITEM_H_

@@ -1,0 +1,110 @@
+#include "storage/internal/segments.h"
+
+#include <glog/logging.h>
+
+namespace spillway::storage {
+
+Segments::Segments(size_t segment_size, size_t memory_limit) : segment_size_(segment_size) {
+  // Never reallocated, so a Segment& stays valid while more segments are mapped.
+  segments_.reserve(memory_limit / segment_size + 2);
+  segments_.emplace_back();
+}
+
+uint32_t Segments::TakeFree(bool may_map) {
+  // Prefer a free segment that still has memory; map one only when allowed.
+  for (size_t i = free_.size(); i-- > 0;) {
+    const uint32_t id = free_[i];
+    if (segments_[id].memory.data() == nullptr) continue;
+    free_[i] = free_.back();
+    free_.pop_back();
+    return id;
+  }
+  if (!may_map) return 0;
+  Mapped memory(segment_size_);
+  if (memory.data() == nullptr) return 0;
+  uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    CHECK_LT(segments_.size(), segments_.capacity()) << "more segments than the budget allows";
+    id = static_cast<uint32_t>(segments_.size());
+    segments_.emplace_back();
+  }
+  segments_[id].memory = std::move(memory);
+  ++mapped_;
+  return id;
+}
+
+void Segments::Free(uint32_t id) {
+  Segment& s = segments_[id];
+  DCHECK_EQ(s.refs, 0u);
+  s.used = 0;
+  s.live_bytes = 0;
+  s.live_items = 0;
+  s.queue = Queue::kFree;
+  s.next = 0;
+  free_.push_back(id);
+}
+
+bool Segments::UnmapOneFree() {
+  for (uint32_t id : free_) {
+    if (segments_[id].memory.data() == nullptr) continue;
+    segments_[id].memory = Mapped();
+    --mapped_;
+    return true;
+  }
+  return false;
+}
+
+size_t Segments::free_mapped() const {
+  size_t n = 0;
+  for (uint32_t id : free_) n += segments_[id].memory.data() != nullptr;
+  return n;
+}
+
+void Segments::Unpin(uint32_t id) {
+  Segment& s = segments_[id];
+  DCHECK_GT(s.refs, 0u);
+  if (--s.refs == 0 && s.queue == Queue::kDraining) {
+    // Unlink from the draining queue: it is short (only pinned, emptied segments), so a walk is
+    // fine.
+    Fifo& q = queues_[static_cast<int>(Queue::kDraining)];
+    uint32_t prev = 0;
+    for (uint32_t cur = q.head; cur != 0; prev = cur, cur = segments_[cur].next) {
+      if (cur != id) continue;
+      (prev == 0 ? q.head : segments_[prev].next) = s.next;
+      if (q.tail == id) q.tail = prev;
+      --q.count;
+      break;
+    }
+    Free(id);
+  }
+}
+
+void Segments::PushBack(Queue q, uint32_t id) {
+  Fifo& f = queues_[static_cast<int>(q)];
+  Segment& s = segments_[id];
+  s.queue = q;
+  s.next = 0;
+  (f.tail == 0 ? f.head : segments_[f.tail].next) = id;
+  f.tail = id;
+  ++f.count;
+}
+
+uint32_t Segments::PopFront(Queue q) {
+  Fifo& f = queues_[static_cast<int>(q)];
+  const uint32_t id = f.head;
+  if (id == 0) return 0;
+  f.head = segments_[id].next;
+  if (f.head == 0) f.tail = 0;
+  --f.count;
+  segments_[id].next = 0;
+  return id;
+}
+
+void Segments::MoveAll(Queue from, Queue to) {
+  while (const uint32_t id = PopFront(from)) PushBack(to, id);
+}
+
+}  // namespace spillway::storage

@@ -1,0 +1,421 @@
+// The operations of Store: memcached's semantics on top of the index and the segments. Space
+// (allocation, eviction, flush) lives in space.cc.
+
+#include "storage/store.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "storage/internal/store_impl.h"
+
+namespace spillway::storage {
+namespace {
+
+// memcached: up to 30 days an exptime is relative, beyond it is an absolute Unix time.
+constexpr int64_t kMaxRelativeExptime = 60 * 60 * 24 * 30;
+
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// An item's value as incr/decr reads it: memcached runs strtoull over the data (followed by its
+// "\r\n"), so leading whitespace and a sign are accepted, the digits must be followed by
+// whitespace or the end, 20+ digit overflow fails, and a negative number fails.
+bool ParseCounter(std::string_view s, uint64_t* out) {
+  size_t i = 0;
+  while (i < s.size() && IsSpace(s[i])) ++i;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  const size_t digits = i;
+  uint64_t value = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    const uint64_t d = static_cast<uint64_t>(s[i] - '0');
+    if (value > (UINT64_MAX - d) / 10) return false;
+    value = value * 10 + d;
+  }
+  if (i == digits || (i < s.size() && !IsSpace(s[i]))) return false;
+  if (negative && value != 0) return false;
+  *out = value;
+  return true;
+}
+
+}  // namespace
+
+Key::Key(std::string_view bytes) : bytes(bytes), hash(XXH3_64bits(bytes.data(), bytes.size())) {}
+
+// ---- ItemRef
+
+ItemRef::ItemRef(Segments* segments, uint32_t segment, char* item)
+    : segments_(segments), segment_(segment), item_(item) {
+  segments_->Pin(segment_);
+}
+
+ItemRef::ItemRef(ItemRef&& o) noexcept
+    : segments_(o.segments_), segment_(o.segment_), item_(std::exchange(o.item_, nullptr)) {}
+
+ItemRef& ItemRef::operator=(ItemRef&& o) noexcept {
+  if (this != &o) {
+    Release();
+    segments_ = o.segments_;
+    segment_ = o.segment_;
+    item_ = std::exchange(o.item_, nullptr);
+  }
+  return *this;
+}
+
+void ItemRef::Release() {
+  if (item_ != nullptr) segments_->Unpin(segment_);
+  item_ = nullptr;
+}
+
+std::string_view ItemRef::key() const { return ItemView(item_).key(); }
+std::string_view ItemRef::value() const { return ItemView(item_).value(); }
+uint32_t ItemRef::client_flags() const { return ItemView(item_).client_flags(); }
+uint64_t ItemRef::cas() const { return ItemView(item_).header().cas; }
+int64_t ItemRef::exptime() const { return ItemView(item_).header().exptime; }
+bool ItemRef::binary_key() const { return (ItemView(item_).header().bits & kItemBinaryKey) != 0; }
+
+// ---- Store
+
+Store::Store(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
+Store::~Store() = default;
+
+size_t Store::MaxValueSize(size_t key_length, uint32_t client_flags) const {
+  const size_t overhead = ItemSize(key_length, 0, client_flags);
+  return impl_->MaxItemSize() > overhead ? impl_->MaxItemSize() - overhead : 0;
+}
+
+ReadResult Store::Read(const Key& key, int64_t now, const ReadOptions& options) {
+  impl_->Advance(now);
+  return impl_->Read(key, options);
+}
+
+WriteResult Store::Write(const Key& key, std::string_view value, uint32_t client_flags,
+                         int64_t exptime, int64_t now, const WriteOptions& options) {
+  impl_->Advance(now);
+  return impl_->Write(key, value, client_flags, exptime, options);
+}
+
+DeleteStatus Store::Delete(const Key& key, int64_t now, const DeleteOptions& options) {
+  impl_->Advance(now);
+  return impl_->Delete(key, options);
+}
+
+ArithmeticResult Store::Arithmetic(const Key& key, int64_t now, const ArithmeticOptions& options) {
+  impl_->Advance(now);
+  return impl_->Arithmetic(key, options);
+}
+
+void Store::FlushAll(int64_t now, int64_t delay) {
+  impl_->Advance(now);
+  impl_->FlushAll(delay);
+}
+
+size_t Store::Sweep(int64_t now, size_t max_items) {
+  impl_->Advance(now);
+  return impl_->Sweep(max_items);
+}
+
+StoreStats Store::stats() const { return impl_->stats(); }
+
+// ---- Store::Impl: lookups and versions
+
+uint32_t Store::Impl::Deadline(int64_t exptime) const {
+  if (exptime == 0) return 0;
+  // Already expired: any instant in the past will do; 1 is never "never".
+  if (exptime < 0) return 1;
+  const int64_t at = exptime <= kMaxRelativeExptime ? now_ + exptime : exptime;
+  return static_cast<uint32_t>(std::clamp<int64_t>(at, 1, UINT32_MAX));
+}
+
+uint64_t Store::Impl::NextCas() {
+  const uint64_t cas = next_cas_;
+  next_cas_ += options_.cas_stride;
+  return cas;
+}
+
+ItemRef Store::Impl::Pin(Location at) {
+  return ItemRef(&segments_, at.segment, segments_[at.segment].memory.data() + at.offset);
+}
+
+std::optional<Store::Impl::Entry> Store::Impl::Find(const Key& key) {
+  const size_t pos =
+      index_.Find(key.hash, [&](Location at) { return ItemAt(at).key() == key.bytes; });
+  if (pos == HashIndex::kNotFound) return std::nullopt;
+  Entry e{pos, index_.At(pos), ItemAt(index_.At(pos))};
+  const ItemHeader h = e.item.header();
+  // A flushed segment's entries are dead; so are expired items. Drop them as they are met.
+  if (segments_[e.at.segment].queue == Queue::kFlushed || Expired(h)) {
+    if ((h.bits & kItemFetched) == 0 && Expired(h)) ++counters_.expired_unfetched;
+    ++counters_.reclaimed;
+    Unlink(e);
+    return std::nullopt;
+  }
+  return e;
+}
+
+void Store::Impl::Unlink(const Entry& e) {
+  const size_t size = e.item.size();
+  Segment& s = segments_[e.at.segment];
+  s.live_bytes -= static_cast<uint32_t>(size);
+  --s.live_items;
+  item_bytes_ -= size;
+  if (s.queue == Queue::kFlushed) {
+    --flushed_items_;
+    flushed_bytes_ -= size;
+  }
+  index_.Erase(e.pos);
+}
+
+ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
+  const size_t value_length = n.prefix.size() + n.body.size() + n.suffix.size();
+  const size_t size = ItemSize(n.key.size(), value_length, n.client_flags);
+  if (size > MaxItemSize() || !EnsureIndexRoom()) return ItemRef();
+  // A key the small queue evicted recently is coming back: S3-FIFO admits it to main.
+  if (ghost_.Take(n.hash)) to_main = true;
+  Location at;
+  char* p = Allocate(to_main ? Queue::kMain : Queue::kSmall, size, &at, /*may_evict=*/true);
+  if (p == nullptr) return ItemRef();
+
+  ItemHeader h{};
+  h.cas = n.cas;
+  h.exptime = n.exptime;
+  h.atime = static_cast<uint32_t>(now_);
+  h.value_length = static_cast<uint32_t>(value_length);
+  h.bits = n.bits;
+  ItemView item = ItemView::Write(p, h, n.client_flags, n.key, nullptr);
+  char* v = item.mutable_value();
+  for (std::string_view part : {n.prefix, n.body, n.suffix}) {
+    std::copy(part.begin(), part.end(), v);
+    v += part.size();
+  }
+  segments_[at.segment].live_bytes += static_cast<uint32_t>(size);
+  ++segments_[at.segment].live_items;
+  item_bytes_ += size;
+
+  // Allocation may have evicted or moved the old version, so look it up only now.
+  uint8_t freq = 0;
+  if (const auto old = Find(Key(n.key, n.hash))) {
+    freq = index_.Freq(old->pos);
+    Unlink(*old);
+  }
+  index_.Insert(n.hash, at, freq);
+  return Pin(at);
+}
+
+// ---- Store::Impl: operations
+
+ReadResult Store::Impl::Read(const Key& key, const ReadOptions& options) {
+  ReadResult r;
+  std::optional<Entry> e = Find(key);
+  if (!e) {
+    if (!options.vivify) return r;
+    // mg N: an empty stand-in whose creator wins the right to recache it.
+    NewItem n;
+    n.key = key.bytes;
+    n.hash = key.hash;
+    n.exptime = Deadline(*options.vivify);
+    n.cas = NextCas();
+    n.bits = kItemWon;
+    r.item = Put(n, /*to_main=*/false);
+    r.won = static_cast<bool>(r.item);
+    return r;
+  }
+  ItemHeader h = e->item.header();
+  r.hit_before = (h.bits & kItemFetched) != 0;
+  r.idle_seconds = std::max<int64_t>(0, now_ - h.atime);
+  if (options.touch) h.exptime = Deadline(*options.touch);
+  if (options.recache && (h.bits & kItemWon) == 0 && h.exptime != 0 &&
+      h.exptime < Deadline(*options.recache)) {
+    r.won = true;
+  }
+  r.win_taken = (h.bits & kItemWon) != 0;
+  r.stale = (h.bits & kItemStale) != 0;
+  if (r.stale && !r.win_taken) r.won = true;
+  if (r.won) h.bits |= kItemWon;
+  if (options.bump) {
+    h.bits |= kItemFetched;
+    h.atime = static_cast<uint32_t>(now_);
+    index_.SetFreq(e->pos, std::min<uint8_t>(HashIndex::kMaxFreq, index_.Freq(e->pos) + 1));
+  }
+  e->item.set_header(h);
+  r.item = Pin(e->at);
+  return r;
+}
+
+WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t client_flags,
+                               int64_t exptime, const WriteOptions& options) {
+  WriteResult r;
+  std::optional<Entry> old = Find(key);
+  const WriteMode mode = options.mode;
+  const bool concat = mode == WriteMode::kAppend || mode == WriteMode::kPrepend;
+  if (ItemSize(key.bytes.size(), value.size(), client_flags) > MaxItemSize()) {
+    // memcached drops the old value of a set that is too large, so no stale value survives.
+    if (old && mode == WriteMode::kSet) Unlink(*old);
+    r.status = WriteStatus::kTooLarge;
+    return r;
+  }
+  if (mode == WriteMode::kAdd && old) {
+    index_.SetFreq(old->pos, std::min<uint8_t>(HashIndex::kMaxFreq, index_.Freq(old->pos) + 1));
+    return r;  // kNotStored
+  }
+  if ((mode == WriteMode::kReplace || concat) && !old && !(concat && options.vivify)) return r;
+  bool stale = false;
+  if (options.compare_cas) {
+    if (!old) {
+      r.status = WriteStatus::kNotFound;
+      return r;
+    }
+    const uint64_t current = old->item.header().cas;
+    // ms I: an older CAS still stores, but the result is marked stale.
+    stale = options.invalidate && *options.compare_cas < current;
+    if (*options.compare_cas != current && !stale) {
+      r.status = WriteStatus::kExists;
+      return r;
+    }
+  }
+
+  NewItem n;
+  n.key = key.bytes;
+  n.hash = key.hash;
+  n.body = value;
+  n.client_flags = client_flags;
+  n.exptime = Deadline(exptime);
+  n.cas = options.new_cas ? *options.new_cas : NextCas();
+  n.bits =
+      static_cast<uint8_t>((stale ? kItemStale : 0) | (options.binary_key ? kItemBinaryKey : 0));
+  ItemRef keep;  // pins the old value while the new version is written
+  bool to_main = false;
+  if (old) {
+    to_main = segments_[old->at.segment].queue == Queue::kMain;
+    if (concat) {
+      keep = Pin(old->at);
+      const ItemHeader h = old->item.header();
+      n.client_flags = old->item.client_flags();
+      n.exptime = h.exptime;
+      n.bits |= h.bits & kItemBinaryKey;
+      (mode == WriteMode::kAppend ? n.prefix : n.suffix) = keep.value();
+    }
+  } else if (concat) {
+    n.exptime = Deadline(*options.vivify);
+  }
+  if (ItemSize(n.key.size(), n.prefix.size() + n.body.size() + n.suffix.size(), n.client_flags) >
+      MaxItemSize()) {
+    return r;  // append/prepend past the item size: memcached answers NOT_STORED
+  }
+  ItemRef stored = Put(n, to_main);
+  if (!stored) {
+    r.status = WriteStatus::kNoMemory;
+    return r;
+  }
+  r.status = WriteStatus::kStored;
+  r.cas = stored.cas();
+  r.size = stored.value().size();
+  return r;
+}
+
+DeleteStatus Store::Impl::Delete(const Key& key, const DeleteOptions& options) {
+  std::optional<Entry> e = Find(key);
+  if (!e) return DeleteStatus::kNotFound;
+  ItemHeader h = e->item.header();
+  if (options.compare_cas && *options.compare_cas != h.cas) return DeleteStatus::kExists;
+  if (!options.invalidate && !options.drop_value) {
+    Unlink(*e);
+    return DeleteStatus::kDeleted;
+  }
+  const uint64_t cas = options.new_cas ? *options.new_cas : NextCas();
+  uint8_t bits = h.bits;
+  uint32_t exptime = h.exptime;
+  if (options.invalidate) {
+    // Stale, and up for a new recache win.
+    bits = static_cast<uint8_t>((bits | kItemStale) & ~kItemWon);
+    if (options.touch) exptime = Deadline(*options.touch);
+  }
+  if (options.drop_value) {
+    NewItem n;
+    n.key = key.bytes;
+    n.hash = key.hash;
+    n.client_flags = e->item.client_flags();
+    n.exptime = exptime;
+    n.cas = cas;
+    n.bits = bits;
+    const bool to_main = segments_[e->at.segment].queue == Queue::kMain;
+    // Without memory for the tombstone version the item still goes: nothing stale remains.
+    if (!Put(n, to_main)) {
+      if (auto again = Find(key)) Unlink(*again);
+    }
+    return DeleteStatus::kDeleted;
+  }
+  h.cas = cas;
+  h.bits = bits;
+  h.exptime = exptime;
+  e->item.set_header(h);
+  return DeleteStatus::kDeleted;
+}
+
+ArithmeticResult Store::Impl::Arithmetic(const Key& key, const ArithmeticOptions& options) {
+  ArithmeticResult r;
+  std::optional<Entry> e = Find(key);
+  char digits[24];
+  NewItem n;
+  n.key = key.bytes;
+  n.hash = key.hash;
+  bool to_main = false;
+  ItemRef keep;
+  if (!e) {
+    if (!options.vivify) return r;  // kNotFound
+    // ma N: created holding the initial value; the delta is not applied (memcached 1.6).
+    r.value = options.initial;
+    n.exptime = Deadline(*options.vivify);
+  } else {
+    const ItemHeader h = e->item.header();
+    if (options.compare_cas && *options.compare_cas != h.cas) {
+      r.status = ArithmeticStatus::kExists;
+      return r;
+    }
+    uint64_t value = 0;
+    if (!ParseCounter(e->item.value(), &value)) {
+      r.status = ArithmeticStatus::kNonNumeric;
+      return r;
+    }
+    if (options.increment) {
+      value += options.delta;  // wraps at 2^64, as memcached does
+    } else {
+      value = options.delta > value ? 0 : value - options.delta;
+    }
+    r.value = value;
+    keep = Pin(e->at);
+    n.client_flags = e->item.client_flags();
+    n.exptime = options.touch ? Deadline(*options.touch) : h.exptime;
+    n.bits = h.bits & kItemBinaryKey;
+    to_main = segments_[e->at.segment].queue == Queue::kMain;
+  }
+  const size_t length =
+      static_cast<size_t>(std::to_chars(digits, digits + 20, r.value).ptr - digits);
+  n.body = std::string_view(digits, length);
+  // memcached rewrites a shorter number in place, padded with spaces to the old length.
+  static constexpr char kSpaces[24] = "                       ";
+  if (keep && length < keep.value().size() && keep.value().size() <= 20) {
+    n.suffix = std::string_view(kSpaces, keep.value().size() - length);
+  }
+  n.cas = options.new_cas ? *options.new_cas : NextCas();
+  r.item = Put(n, to_main);
+  r.status = r.item ? ArithmeticStatus::kOk : ArithmeticStatus::kNoMemory;
+  return r;
+}
+
+StoreStats Store::Impl::stats() const {
+  StoreStats s = counters_;
+  s.items = index_.size() - flushed_items_;
+  s.item_bytes = item_bytes_ - flushed_bytes_;
+  s.allocated_bytes = AllocatedBytes();
+  s.limit_bytes = options_.memory_limit_bytes;
+  s.segments = segments_.mapped();
+  s.segment_size = segments_.segment_size();
+  s.index_capacity = index_.capacity();
+  return s;
+}
+
+}  // namespace spillway::storage
