@@ -227,8 +227,11 @@ LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOpt
     if (!tokens_in(3, 4)) return Error(r, errors::kError);
     return ParseVerbosity(t);
   }
-  // memcached hangs up on what looks like an HTTP request.
-  if (t.Last().substr(0, 5) == "HTTP/") {
+  // memcached hangs up on what looks like an HTTP request, but only once the word has missed
+  // every command family it dispatches on by first letter.
+  const bool dispatched_by_letter =
+      std::string_view("gsacidt").find(cmd[0]) != std::string_view::npos;
+  if (!dispatched_by_letter && t.Last().substr(0, 5) == "HTTP/") {
     LineOutcome out = Error(r, "");
     out.result.close = true;
     return out;
@@ -252,10 +255,19 @@ bool IsMultigetLine(std::string_view text) {
 
 }  // namespace
 
+RequestParser::RequestParser(const ParserOptions& options) : options_(options) {
+  options_.max_line_length = std::max(options_.max_line_length, kMinLineLength);
+  options_.max_multiget_line_length =
+      std::max(options_.max_multiget_line_length, options_.max_line_length);
+}
+
 ParseResult RequestParser::Parse(std::string_view input) {
   ParseResult result;
   if (discard_ > 0) {
-    if (input.empty()) return result;
+    if (input.empty()) {
+      result.need = 1;
+      return result;
+    }
     result.status = ParseStatus::kDiscarded;
     result.consumed = static_cast<size_t>(std::min<uint64_t>(discard_, input.size()));
     discard_ -= result.consumed;

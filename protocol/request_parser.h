@@ -29,12 +29,15 @@
 
 namespace spillway::protocol {
 
+inline constexpr size_t kMinLineLength = 128;
+
 struct ParserOptions {
   // Largest data block a storage command may carry. A larger one is answered with
   // "SERVER_ERROR object too large for cache" and its bytes are discarded unread.
   size_t max_item_size = 1024 * 1024;
   // Longest command line (without its newline). A longer line closes the connection, as
-  // memcached does, so a client cannot make the server buffer an endless line.
+  // memcached does, so a client cannot make the server buffer an endless line. Never less than
+  // kMinLineLength: telling a multi-get line from others may take that many bytes.
   size_t max_line_length = 2048;
   // get/gets lines may be longer (large multi-gets), up to this bound.
   size_t max_multiget_line_length = 1024 * 1024;
@@ -68,7 +71,7 @@ struct ParseResult {
 
 class RequestParser {
  public:
-  explicit RequestParser(const ParserOptions& options = ParserOptions()) : options_(options) {}
+  explicit RequestParser(const ParserOptions& options = ParserOptions());
 
   RequestParser(const RequestParser&) = delete;
   RequestParser& operator=(const RequestParser&) = delete;

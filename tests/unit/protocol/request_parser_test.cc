@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "feed.h"
 #include "protocol/errors.h"
 #include "protocol/response.h"
 
@@ -18,6 +19,40 @@ TEST(RequestParser, ParsesSetWithItsDataBlock) {
   EXPECT_EQ(r.request.key, "foo");
   EXPECT_EQ(r.request.client_flags, 5u);
   EXPECT_EQ(r.request.value, "bar");
+}
+
+// Regression (found by the fuzzer): with a discard pending, Parse("") answered need == 0.
+TEST(RequestParser, EmptyInputWhileDiscardingNeedsAByte) {
+  RequestParser parser;
+  ASSERT_EQ(parser.Parse("ms a 3 b\r\n").status, ParseStatus::kError);
+  ASSERT_GT(parser.pending_discard(), 0u);
+  const ParseResult r = parser.Parse("");
+  EXPECT_EQ(r.status, ParseStatus::kNeedMore);
+  EXPECT_GE(r.need, 1u);
+}
+
+// Regression (found by the fuzzer): with a tiny line limit, a multi-get behind spaces was judged
+// too long before enough of it had arrived to tell, so the verdict depended on the split.
+TEST(RequestParser, LineLimitNeverBelowWhatAMultigetNeedsToBeRecognised) {
+  ParserOptions options;
+  options.max_line_length = 8;
+  const std::string line = std::string(10, ' ') + "get k\r\n";
+  for (size_t chunk : testing::kChunkSizes) {
+    EXPECT_EQ(testing::Feed(line, chunk, options), testing::Feed(line, 0, options)) << chunk;
+  }
+  EXPECT_EQ(testing::Feed(line, 1, options).front().substr(0, 9), "get key=k");
+}
+
+// memcached checks for HTTP only after a word missed every command family it dispatches by its
+// first letter: "stat / HTTP/1.1" is an ERROR, "GET / HTTP/1.1" closes.
+TEST(RequestParser, HttpCheckOnlyForWordsOutsideTheLetterDispatch) {
+  RequestParser parser;
+  ParseResult r = parser.Parse("stat / HTTP/1.1\r\n");
+  EXPECT_EQ(r.error, errors::kError);
+  EXPECT_FALSE(r.close);
+  r = parser.Parse("GET / HTTP/1.1\r\n");
+  EXPECT_TRUE(r.close);
+  EXPECT_TRUE(r.error.empty());
 }
 
 // Recorded from memcached 1.6.18 (tests/data/memcached_oracle.tsv: mg_miss_q, mg_hit_q,
