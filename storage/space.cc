@@ -107,19 +107,18 @@ bool Store::Impl::RebuildIndex(size_t capacity) {
 
 char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evict) {
   uint32_t& open = queue == Queue::kSmall ? open_small_ : open_main_;
-  if (open == 0 || segments_[open].used + size > segments_.segment_size()) {
-    for (;;) {
-      // Ordinary writes leave one free segment for eviction, which may need to move items.
-      const bool may_map = MayMap();
-      const bool take = !may_evict || may_map || segments_.free_mapped() > 1;
-      const uint32_t id = take ? segments_.TakeFree(may_map) : 0;
-      if (id != 0) {
-        segments_.PushBack(queue, id);
-        open = id;
-        break;
-      }
-      if (!may_evict || !EvictOne()) return nullptr;
+  // Eviction may itself open a segment of this queue (moving items to main), so look again after
+  // each round.
+  while (open == 0 || segments_[open].used + size > segments_.segment_size()) {
+    // Ordinary writes leave one free segment for eviction, which may need to move items.
+    const bool may_map = MayMap();
+    const bool take = !may_evict || may_map || segments_.free_mapped() > 1;
+    if (const uint32_t id = take ? segments_.TakeFree(may_map) : 0) {
+      segments_.PushBack(queue, id);
+      open = id;
+      break;
     }
+    if (!may_evict || !EvictOne()) return nullptr;
   }
   Segment& s = segments_[open];
   *at = Location{open, s.used};

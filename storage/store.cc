@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <string>
 
 #include "storage/internal/store_impl.h"
 
@@ -263,7 +264,8 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   }
   if ((mode == WriteMode::kReplace || concat) && !old && !(concat && options.vivify)) return r;
   bool stale = false;
-  if (options.compare_cas) {
+  // An add of a missing key ignores a CAS to compare (memcached: ms ME C99 stores).
+  if (options.compare_cas && mode != WriteMode::kAdd) {
     if (!old) {
       r.status = WriteStatus::kNotFound;
       return r;
@@ -396,9 +398,9 @@ ArithmeticResult Store::Impl::Arithmetic(const Key& key, const ArithmeticOptions
       static_cast<size_t>(std::to_chars(digits, digits + 20, r.value).ptr - digits);
   n.body = std::string_view(digits, length);
   // memcached rewrites a shorter number in place, padded with spaces to the old length.
-  static constexpr char kSpaces[24] = "                       ";
-  if (keep && length < keep.value().size() && keep.value().size() <= 20) {
-    n.suffix = std::string_view(kSpaces, keep.value().size() - length);
+  static const std::string kSpaces(64, ' ');
+  if (keep && length < keep.value().size() && keep.value().size() - length <= kSpaces.size()) {
+    n.suffix = std::string_view(kSpaces).substr(0, keep.value().size() - length);
   }
   n.cas = options.new_cas ? *options.new_cas : NextCas();
   r.item = Put(n, to_main);
