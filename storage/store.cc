@@ -171,7 +171,7 @@ void Store::Impl::Unlink(const Entry& e) {
 }
 
 ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
-  const size_t value_length = n.prefix.size() + n.body.size() + n.suffix.size();
+  const size_t value_length = n.prefix.size() + n.body.size() + n.suffix.size() + n.pad;
   const size_t size = ItemSize(n.key.size(), value_length, n.client_flags);
   if (size > MaxItemSize() || !EnsureIndexRoom()) return ItemRef();
   // A key the small queue evicted recently is coming back: S3-FIFO admits it to main.
@@ -192,6 +192,7 @@ ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
     std::copy(part.begin(), part.end(), v);
     v += part.size();
   }
+  std::fill_n(v, n.pad, ' ');
   segments_[at.segment].live_bytes += static_cast<uint32_t>(size);
   ++segments_[at.segment].live_items;
   item_bytes_ += size;
@@ -218,8 +219,9 @@ ReadResult Store::Impl::Read(const Key& key, const ReadOptions& options) {
     n.key = key.bytes;
     n.hash = key.hash;
     n.exptime = Deadline(*options.vivify);
-    n.cas = NextCas();
-    n.bits = kItemWon;
+    n.cas = options.new_cas ? *options.new_cas : NextCas();
+    // memcached counts the vivifying read as the item's first fetch.
+    n.bits = kItemWon | kItemFetched;
     r.item = Put(n, /*to_main=*/false);
     r.won = static_cast<bool>(r.item);
     return r;
@@ -253,8 +255,9 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   const WriteMode mode = options.mode;
   const bool concat = mode == WriteMode::kAppend || mode == WriteMode::kPrepend;
   if (ItemSize(key.bytes.size(), value.size(), client_flags) > MaxItemSize()) {
-    // memcached drops the old value of a set that is too large, so no stale value survives.
-    if (old && mode == WriteMode::kSet) Unlink(*old);
+    // memcached drops the old value of a set that is too large, so no stale value survives (a
+    // cas, an add, a replace or a concatenation keeps it).
+    if (old && mode == WriteMode::kSet && !options.compare_cas) Unlink(*old);
     r.status = WriteStatus::kTooLarge;
     return r;
   }
@@ -262,17 +265,20 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
     index_.SetFreq(old->pos, std::min<uint8_t>(HashIndex::kMaxFreq, index_.Freq(old->pos) + 1));
     return r;  // kNotStored
   }
+  // With a CAS, set and replace act as memcached's cas (a miss is kNotFound); an add ignores it;
+  // append and prepend check it only against an item they found.
+  const bool cas_semantics =
+      options.compare_cas && (mode == WriteMode::kSet || mode == WriteMode::kReplace);
+  if (!old && cas_semantics) {
+    r.status = WriteStatus::kNotFound;
+    return r;
+  }
   if ((mode == WriteMode::kReplace || concat) && !old && !(concat && options.vivify)) return r;
   bool stale = false;
-  // An add of a missing key ignores a CAS to compare (memcached: ms ME C99 stores).
-  if (options.compare_cas && mode != WriteMode::kAdd) {
-    if (!old) {
-      r.status = WriteStatus::kNotFound;
-      return r;
-    }
+  if (old && options.compare_cas && mode != WriteMode::kAdd) {
     const uint64_t current = old->item.header().cas;
-    // ms I: an older CAS still stores, but the result is marked stale.
-    stale = options.invalidate && *options.compare_cas < current;
+    // ms I: an older CAS still stores a set, marked stale.
+    stale = cas_semantics && options.invalidate && *options.compare_cas < current;
     if (*options.compare_cas != current && !stale) {
       r.status = WriteStatus::kExists;
       return r;
@@ -292,6 +298,12 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   bool to_main = false;
   if (old) {
     to_main = segments_[old->at.segment].queue == Queue::kMain;
+    if (stale) {
+      // A stale write keeps the item's TTL and any recache win already handed out.
+      const ItemHeader h = old->item.header();
+      n.exptime = h.exptime;
+      n.bits |= h.bits & kItemWon;
+    }
     if (concat) {
       keep = Pin(old->at);
       const ItemHeader h = old->item.header();
@@ -327,7 +339,8 @@ DeleteStatus Store::Impl::Delete(const Key& key, const DeleteOptions& options) {
     Unlink(*e);
     return DeleteStatus::kDeleted;
   }
-  const uint64_t cas = options.new_cas ? *options.new_cas : NextCas();
+  // md I gives the item a new CAS; md x alone keeps it (unless E names one).
+  const uint64_t cas = options.new_cas ? *options.new_cas : options.invalidate ? NextCas() : h.cas;
   uint8_t bits = h.bits;
   uint32_t exptime = h.exptime;
   if (options.invalidate) {
@@ -398,10 +411,7 @@ ArithmeticResult Store::Impl::Arithmetic(const Key& key, const ArithmeticOptions
       static_cast<size_t>(std::to_chars(digits, digits + 20, r.value).ptr - digits);
   n.body = std::string_view(digits, length);
   // memcached rewrites a shorter number in place, padded with spaces to the old length.
-  static const std::string kSpaces(64, ' ');
-  if (keep && length < keep.value().size() && keep.value().size() - length <= kSpaces.size()) {
-    n.suffix = std::string_view(kSpaces).substr(0, keep.value().size() - length);
-  }
+  if (keep && length < keep.value().size()) n.pad = keep.value().size() - length;
   n.cas = options.new_cas ? *options.new_cas : NextCas();
   r.item = Put(n, to_main);
   r.status = r.item ? ArithmeticStatus::kOk : ArithmeticStatus::kNoMemory;

@@ -85,10 +85,11 @@ class ItemRef {
 // ---- Reads: get, gets, gat, gats, mg, me, touch.
 
 struct ReadOptions {
-  bool bump = true;                // count as an access (false: mg u, me)
-  std::optional<int64_t> touch;    // set this exptime on a hit (gat, mg T, touch)
-  std::optional<int64_t> vivify;   // mg N: on a miss, create an empty item with this exptime
-  std::optional<int64_t> recache;  // mg R: win the recache if the TTL left is below this
+  bool bump = true;                 // count as an access (false: mg u, me)
+  std::optional<int64_t> touch;     // set this exptime on a hit (gat, mg T, touch)
+  std::optional<int64_t> vivify;    // mg N: on a miss, create an empty item with this exptime
+  std::optional<int64_t> recache;   // mg R: win the recache if the TTL left is below this
+  std::optional<uint64_t> new_cas;  // mg E: the CAS of an item that vivify creates
 };
 
 struct ReadResult {
@@ -184,8 +185,9 @@ class Store {
   ArithmeticResult Arithmetic(const Key& key, int64_t now, const ArithmeticOptions& options);
   // flush_all: every item written before now + delay stops being served from then on.
   void FlushAll(int64_t now, int64_t delay = 0);
-  // Drops expired items, looking at no more than `max_items` of them. Returns how many it
-  // looked at (0: a whole pass found nothing left to look at).
+  // Drops expired items, looking at no more than `max_items` items (live, expired or
+  // superseded). Returns how many it looked at: 0 only when there is no segment to look at.
+  // Call it a little at a time; it never stalls the thread for long.
   size_t Sweep(int64_t now, size_t max_items);
 
   StoreStats stats() const;

@@ -40,12 +40,14 @@ class Store::Impl {
     Location at;
     ItemView item;
   };
-  // What a new version of an item is made of; value = prefix + body + suffix (append/prepend
-  // glue the old value on), so nothing is assembled in a temporary buffer.
+  // What a new version of an item is made of; value = prefix + body + suffix + `pad` spaces
+  // (append/prepend glue the old value on, incr pads), so nothing is assembled in a temporary
+  // buffer.
   struct NewItem {
     std::string_view key;
     uint64_t hash = 0;
     std::string_view prefix, body, suffix;
+    size_t pad = 0;
     uint32_t client_flags = 0;
     uint32_t exptime = 0;
     uint64_t cas = 0;
