@@ -7,6 +7,7 @@ namespace spillway::storage {
 Segments::Segments(size_t segment_size, size_t memory_limit) : segment_size_(segment_size) {
   // Never reallocated, so a Segment& stays valid while more segments are mapped.
   segments_.reserve(memory_limit / segment_size + 2);
+  free_.reserve(segments_.capacity());
   segments_.emplace_back();
 }
 

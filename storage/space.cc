@@ -47,7 +47,7 @@ void Store::Impl::Advance(int64_t now) {
 }
 
 size_t Store::Impl::AllocatedBytes() const {
-  return segments_.mapped_bytes() + index_.bytes() + ghost_.bytes();
+  return segments_.mapped_bytes() + segments_.table_bytes() + index_.bytes() + ghost_.bytes();
 }
 
 bool Store::Impl::MayMap(size_t extra) const {
@@ -83,8 +83,18 @@ bool Store::Impl::RebuildIndex(size_t capacity) {
   // and made anew, no larger than the old table was, afterwards.
   ghost_ = Ghost();
   if (!MakeRoom(capacity * sizeof(uint64_t))) return false;
-  HashIndex fresh(capacity);
-  if (!fresh.valid()) return false;
+  {
+    HashIndex fresh(capacity);
+    if (!fresh.valid()) return false;
+    CopyLiveEntries(fresh);
+    // The old table leaves with `fresh` at the end of this block, before the ghost is mapped.
+    std::swap(index_, fresh);
+  }
+  ghost_ = Ghost(capacity / 2);
+  return true;
+}
+
+void Store::Impl::CopyLiveEntries(HashIndex& fresh) {
   index_.ForEach([&](Location at, uint8_t freq) {
     Segment& s = segments_[at.segment];
     ItemView item = ItemAt(at);
@@ -100,9 +110,6 @@ bool Store::Impl::RebuildIndex(size_t capacity) {
     }
     fresh.Insert(HashOf(item.key()), at, freq);
   });
-  index_ = std::move(fresh);
-  ghost_ = Ghost(capacity / 2);
-  return true;
 }
 
 char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evict) {

@@ -43,6 +43,10 @@ class Segments {
   // One past the largest id handed out so far.
   uint32_t ids() const { return static_cast<uint32_t>(segments_.size()); }
   size_t mapped_bytes() const { return mapped_ * segment_size_; }
+  // The heap the pool's own bookkeeping takes (reserved once, never grows).
+  size_t table_bytes() const {
+    return segments_.capacity() * sizeof(Segment) + free_.capacity() * sizeof(uint32_t);
+  }
 
   // A free segment with memory, mapping one if `may_map`; 0 when there is none.
   uint32_t TakeFree(bool may_map);

@@ -72,6 +72,7 @@ class Store::Impl {
   // Room for one more index entry, rebuilding or growing the index if need be.
   bool EnsureIndexRoom();
   bool RebuildIndex(size_t capacity);
+  void CopyLiveEntries(HashIndex& fresh);
   // Frees mapped memory until `extra` more bytes fit in the budget.
   bool MakeRoom(size_t extra);
   // Space for `size` bytes at the head of a queue, evicting if need be; null when none.
