@@ -53,8 +53,10 @@ struct Key {
   uint64_t hash;
 };
 
-// A pinned item: its bytes stay valid and unchanged until the ItemRef is destroyed, even if the
-// key is overwritten, deleted, flushed or evicted meanwhile. Must not outlive its Store.
+// A pinned item: its key, value and client flags stay valid and unchanged until the ItemRef is
+// destroyed, even if the key is overwritten, deleted, flushed or evicted meanwhile, so a send can
+// point straight at them. Metadata may change under it (touch sets the exptime, md I the CAS):
+// read those at once if they matter. Must not outlive its Store.
 class ItemRef {
  public:
   ItemRef() = default;
