@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tools/eviction-sim/policies.h"
+#include "tools/eviction-sim/store_cache.h"
 #include "tools/eviction-sim/traces.h"
 
 DEFINE_uint64(keys, 1'000'000, "Zipf population (ranks) of every trace");
@@ -32,6 +33,10 @@ DEFINE_double(scan_share, 0.1,
               "(0 drops the scan trace)");
 DEFINE_int32(slru_hits_to_activate, 2, "SLRU: hits that make an item ACTIVE (memcached: 2)");
 DEFINE_uint32(s3fifo_move_to_main_hits, 1, "S3-FIFO: hits needed to move from S to M");
+DEFINE_bool(store, false,
+            "also replay each trace through the real segment store (storage::Store), sized in "
+            "bytes to hold the same number of objects");
+DEFINE_uint64(store_value_size, 32, "value bytes per item in the segment store");
 
 namespace spillway::eviction_sim {
 namespace {
@@ -89,9 +94,15 @@ void RunTrace(const std::string& label, const std::vector<uint64_t>& trace,
     // Percent change of the best against LRU; 0 (not -0) when LRU itself is best.
     const double change =
         ratios[best] < ratios[0] ? (ratios[best] - ratios[0]) / ratios[0] * 100 : 0;
-    std::printf("| %s | %zu | %g%% | %zu | %.4f | %.4f | %.4f | %s %+.1f%% | %.4f |\n",
-                label.c_str(), working_set, fraction * 100, objects, ratios[0], ratios[1],
-                ratios[2], std::string(caches[best]->name()).c_str(), change, floor);
+    std::printf("| %s | %zu | %g%% | %zu | %.4f | %.4f | %.4f | %s %+.1f%% | %.4f |", label.c_str(),
+                working_set, fraction * 100, objects, ratios[0], ratios[1], ratios[2],
+                std::string(caches[best]->name()).c_str(), change, floor);
+    if (FLAGS_store) {
+      StoreCache store(objects, FLAGS_store_value_size);
+      const double ratio = MissRatio(store, trace, warmup);
+      std::printf(" %.4f | %zu | %zu KiB |", ratio, store.size(), store.segment_size() >> 10);
+    }
+    std::printf("\n");
     std::fflush(stdout);
   }
   std::fprintf(stderr, "%s: simulated in %.1f s\n", label.c_str(), Seconds(start));
@@ -111,8 +122,10 @@ int Main() {
       FLAGS_scan_share, FLAGS_slru_hits_to_activate, FLAGS_s3fifo_move_to_main_hits);
   std::printf(
       "| trace | working set | cache | objects | LRU | SLRU | S3-FIFO | best vs LRU "
-      "| first-access floor |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---|---:|\n");
+      "| first-access floor |%s\n",
+      FLAGS_store ? " segment store | store items at end | segment size |" : "");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---|---:|%s\n",
+              FLAGS_store ? "---:|---:|---:|" : "");
 
   for (double alpha : alphas) {
     char label[64];
