@@ -25,13 +25,22 @@ size_t ChooseSegmentSize(const Options& options) {
 
 uint64_t HashOf(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
+// The ghost remembers about as many keys as the index holds at its usual load (a quarter to a
+// half of its slots): enough for S3-FIFO's ghost, which tracks about as many keys as main holds.
+size_t GhostSlots(size_t index_capacity) { return index_capacity / 4; }
+
+// An index of `capacity` slots and its ghost.
+size_t IndexBytes(size_t capacity) {
+  return capacity * sizeof(uint64_t) + GhostSlots(capacity) * sizeof(uint32_t);
+}
+
 }  // namespace
 
 Store::Impl::Impl(const Options& options)
     : options_(options),
       segments_(ChooseSegmentSize(options), options.memory_limit_bytes),
       index_(kInitialIndexSlots),
-      ghost_(kInitialIndexSlots / 2),
+      ghost_(GhostSlots(kInitialIndexSlots)),
       next_cas_(options.cas_first) {
   CHECK(index_.valid()) << "cannot map the store's index";
   CHECK_GE(options.memory_limit_bytes, kMinSegments * kMinSegmentSize + AllocatedBytes())
@@ -68,8 +77,7 @@ bool Store::Impl::EnsureIndexRoom() {
     const size_t capacity = index_.capacity() * (grow ? 2 : 1);
     // The index (and the ghost sized after it) may not crowd out the items: past half the
     // budget, hold fewer items instead of growing.
-    if (grow &&
-        capacity * (sizeof(uint64_t) + sizeof(uint32_t) / 2) > options_.memory_limit_bytes / 2) {
+    if (grow && IndexBytes(capacity) > options_.memory_limit_bytes / 2) {
       if (!EvictOne()) return false;
       continue;
     }
@@ -90,7 +98,7 @@ bool Store::Impl::RebuildIndex(size_t capacity) {
     // The old table leaves with `fresh` at the end of this block, before the ghost is mapped.
     std::swap(index_, fresh);
   }
-  ghost_ = Ghost(capacity / 2);
+  ghost_ = Ghost(GhostSlots(capacity));
   return true;
 }
 
