@@ -20,6 +20,6 @@ int main(int argc, char** argv) {
   // lands, say so plainly instead of pretending to serve.
   LOG(ERROR) << "spillway " << SPILLWAY_VERSION << ": would listen on " << FLAGS_listen << ":"
              << FLAGS_port << " with data under " << FLAGS_data_dir
-             << ", but the server is not built yet; only the protocol library exists";
+             << ", but the server is not built yet (only the protocol and storage libraries are)";
   return 1;
 }
