@@ -5,6 +5,7 @@
 
 #include "protocol/base64.h"
 #include "protocol/errors.h"
+#include "protocol/internal/keys.h"
 #include "protocol/numbers.h"
 
 namespace spillway::protocol {
@@ -12,13 +13,6 @@ namespace {
 
 // memcached's MFLAG_MAX_OPT_LENGTH: a meta line of more tokens than this is refused.
 constexpr size_t kMaxMetaTokens = 20;
-
-bool HasControlCharacter(std::string_view key) {
-  return std::any_of(key.begin(), key.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-}
 
 bool ParseTtl(std::string_view token, int64_t* out) {
   int32_t value = 0;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "protocol/errors.h"
+#include "protocol/internal/keys.h"
 #include "protocol/internal/meta_line.h"
 #include "protocol/internal/tokenizer.h"
 #include "protocol/numbers.h"
@@ -34,13 +35,6 @@ LineOutcome Ok(const Request& request) {
   out.result.status = ParseStatus::kRequest;
   out.result.request = request;
   return out;
-}
-
-bool HasControlCharacter(std::string_view key) {
-  return std::any_of(key.begin(), key.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
 }
 
 // memcached only honours "noreply" as the last token of the line.
