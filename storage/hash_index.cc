@@ -8,12 +8,13 @@ HashIndex::HashIndex(size_t capacity) : memory_(capacity * sizeof(uint64_t)) {
   mask_ = capacity - 1;
 }
 
-void HashIndex::Insert(uint64_t hash, Location at, uint8_t freq) {
+size_t HashIndex::Insert(uint64_t hash, Location at, uint8_t freq) {
   size_t pos = hash & mask_;
   while (slots_[pos] > kTombstone) pos = (pos + 1) & mask_;
   if (slots_[pos] == kTombstone) --tombstones_;
   slots_[pos] = (Tag(hash) << 48) | (uint64_t{freq} << 46) | Pack(at);
   ++size_;
+  return pos;
 }
 
 void HashIndex::Erase(size_t pos) {

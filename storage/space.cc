@@ -15,6 +15,9 @@ namespace {
 constexpr size_t kInitialIndexSlots = 4096;
 constexpr size_t kMinSegmentSize = 4096;
 constexpr size_t kMinSegments = 8;
+// Old-table slots a rebuild moves per call: at most a few microseconds of work (each moved entry
+// rehashes its key from item memory), and far faster than inserts can fill the new table.
+constexpr size_t kMigrateSlotsPerCall = 32;
 
 // The configured segment size, halved until the budget holds kMinSegments of them.
 size_t ChooseSegmentSize(const Options& options) {
@@ -53,10 +56,13 @@ Store::Impl::Impl(const Options& options)
 void Store::Impl::Advance(int64_t now) {
   now_ = now;
   if (flush_deadline_ && now_ >= *flush_deadline_) ApplyFlush();
+  // A rebuild moves a few entries per call, so that no call rehashes the whole table.
+  MigrateSome(kMigrateSlotsPerCall);
 }
 
 size_t Store::Impl::AllocatedBytes() const {
-  return segments_.mapped_bytes() + segments_.table_bytes() + index_.bytes() + ghost_.bytes();
+  return segments_.mapped_bytes() + segments_.table_bytes() + index_.bytes() +
+         (old_index_ ? old_index_->bytes() : 0) + ghost_.bytes();
 }
 
 bool Store::Impl::MayMap(size_t extra) const {
@@ -72,8 +78,17 @@ bool Store::Impl::MakeRoom(size_t extra) {
 }
 
 bool Store::Impl::EnsureIndexRoom() {
-  while (index_.NeedsRebuild()) {
-    const bool grow = index_.NeedsGrowth();
+  for (;;) {
+    const size_t entries = IndexEntries();
+    // Rebuild when entries and tombstones would pass 3/4 of the slots; grow when the entries
+    // alone pass half.
+    if ((entries + index_.tombstones() + 1) * 4 <= index_.capacity() * 3) return true;
+    if (old_index_) {
+      // The previous rebuild has not finished moving; finish it (rare: rebuilds are far apart).
+      MigrateSome(SIZE_MAX);
+      continue;
+    }
+    const bool grow = (entries + 1) * 2 > index_.capacity();
     const size_t capacity = index_.capacity() * (grow ? 2 : 1);
     // The index (and the ghost sized after it) may not crowd out the items: past half the
     // budget, hold fewer items instead of growing.
@@ -81,43 +96,42 @@ bool Store::Impl::EnsureIndexRoom() {
       if (!EvictOne()) return false;
       continue;
     }
-    if (!RebuildIndex(capacity)) return false;
+    if (!StartRebuild(capacity)) return false;
   }
-  return true;
 }
 
-bool Store::Impl::RebuildIndex(size_t capacity) {
-  // Old and new tables exist side by side for a moment; the ghost is dropped first to make room
-  // and made anew, no larger than the old table was, afterwards.
+bool Store::Impl::StartRebuild(size_t capacity) {
+  // Old and new tables exist side by side until every entry has moved; the ghost is dropped to
+  // make room and made anew, no larger than the old table was, when the old table goes.
   ghost_ = Ghost();
   if (!MakeRoom(capacity * sizeof(uint64_t))) return false;
-  {
-    HashIndex fresh(capacity);
-    if (!fresh.valid()) return false;
-    CopyLiveEntries(fresh);
-    // The old table leaves with `fresh` at the end of this block, before the ghost is mapped.
-    std::swap(index_, fresh);
-  }
-  ghost_ = Ghost(GhostSlots(capacity));
+  HashIndex fresh(capacity);
+  if (!fresh.valid()) return false;
+  old_index_.emplace(std::move(index_));
+  index_ = std::move(fresh);
+  migrate_pos_ = 0;
   return true;
 }
 
-void Store::Impl::CopyLiveEntries(HashIndex& fresh) {
-  index_.ForEach([&](Location at, uint8_t freq) {
-    Segment& s = segments_[at.segment];
+void Store::Impl::MigrateSome(size_t slots) {
+  if (!old_index_) return;
+  HashIndex& old = *old_index_;
+  for (size_t n = 0; n < slots && migrate_pos_ < old.capacity(); ++n, ++migrate_pos_) {
+    if (!old.Occupied(migrate_pos_)) continue;
+    const Location at = old.At(migrate_pos_);
+    const uint8_t freq = old.Freq(migrate_pos_);
+    old.Erase(migrate_pos_);
     ItemView item = ItemAt(at);
+    Segment& s = segments_[at.segment];
     if (s.queue == Queue::kFlushed) {
-      // Dead since the flush: no need to carry it over.
-      const size_t size = item.size();
-      s.live_bytes -= static_cast<uint32_t>(size);
-      --s.live_items;
-      item_bytes_ -= size;
-      flushed_items_ -= 1;
-      flushed_bytes_ -= size;
-      return;
+      Forget(s, item.size());  // dead since the flush: no need to carry it over
+      continue;
     }
-    fresh.Insert(HashOf(item.key()), at, freq);
-  });
+    index_.Insert(HashOf(item.key()), at, freq);
+  }
+  if (migrate_pos_ < old.capacity()) return;
+  old_index_.reset();
+  ghost_ = Ghost(GhostSlots(index_.capacity()));
 }
 
 char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evict) {
@@ -165,7 +179,7 @@ void Store::Impl::EmptySegment(uint32_t id, Queue from) {
     const size_t size = item.size();
     offset += static_cast<uint32_t>(size);
     const uint64_t hash = HashOf(item.key());
-    const size_t pos = index_.Find(hash, [&](Location at) { return at == here; });
+    const size_t pos = Locate(hash, [&](Location at) { return at == here; });
     if (pos == HashIndex::kNotFound) continue;  // a newer version or a delete superseded it
     const Entry e{pos, here, item};
     const ItemHeader h = item.header();
@@ -252,7 +266,7 @@ size_t Store::Impl::Sweep(size_t max_items) {
     sweep_offset_ += static_cast<uint32_t>(item.size());
     ++looked;
     if (!Expired(item.header())) continue;
-    const size_t pos = index_.Find(HashOf(item.key()), [&](Location at) { return at == here; });
+    const size_t pos = Locate(HashOf(item.key()), [&](Location at) { return at == here; });
     if (pos == HashIndex::kNotFound) continue;
     if ((item.header().bits & kItemFetched) == 0) ++counters_.expired_unfetched;
     ++counters_.reclaimed;

@@ -142,8 +142,7 @@ ItemRef Store::Impl::Pin(Location at) {
 }
 
 std::optional<Store::Impl::Entry> Store::Impl::Find(const Key& key) {
-  const size_t pos =
-      index_.Find(key.hash, [&](Location at) { return ItemAt(at).key() == key.bytes; });
+  const size_t pos = Locate(key.hash, [&](Location at) { return ItemAt(at).key() == key.bytes; });
   if (pos == HashIndex::kNotFound) return std::nullopt;
   Entry e{pos, index_.At(pos), ItemAt(index_.At(pos))};
   const ItemHeader h = e.item.header();
@@ -158,8 +157,11 @@ std::optional<Store::Impl::Entry> Store::Impl::Find(const Key& key) {
 }
 
 void Store::Impl::Unlink(const Entry& e) {
-  const size_t size = e.item.size();
-  Segment& s = segments_[e.at.segment];
+  Forget(segments_[e.at.segment], e.item.size());
+  index_.Erase(e.pos);
+}
+
+void Store::Impl::Forget(Segment& s, size_t size) {
   s.live_bytes -= static_cast<uint32_t>(size);
   --s.live_items;
   item_bytes_ -= size;
@@ -167,7 +169,6 @@ void Store::Impl::Unlink(const Entry& e) {
     --flushed_items_;
     flushed_bytes_ -= size;
   }
-  index_.Erase(e.pos);
 }
 
 ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
@@ -420,13 +421,14 @@ ArithmeticResult Store::Impl::Arithmetic(const Key& key, const ArithmeticOptions
 
 StoreStats Store::Impl::stats() const {
   StoreStats s = counters_;
-  s.items = index_.size() - flushed_items_;
+  s.items = IndexEntries() - flushed_items_;
   s.item_bytes = item_bytes_ - flushed_bytes_;
   s.allocated_bytes = AllocatedBytes();
   s.limit_bytes = options_.memory_limit_bytes;
   s.segments = segments_.mapped();
   s.segment_size = segments_.segment_size();
   s.index_capacity = index_.capacity();
+  s.index_migration_pending = old_index_ ? old_index_->capacity() - migrate_pos_ : 0;
   return s;
 }
 

@@ -168,6 +168,7 @@ struct StoreStats {
   uint64_t reclaimed = 0;  // expired or flushed items found and dropped
   uint64_t moved = 0;      // items copied forward by eviction (S3-FIFO reinsertion)
   uint64_t index_capacity = 0;
+  uint64_t index_migration_pending = 0;  // old-table slots a rebuild in progress has yet to move
 };
 
 class Store {

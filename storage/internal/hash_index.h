@@ -5,8 +5,9 @@
 // which is why segment ids start at 1. The tag is the hash's top 16 bits and the probe starts at
 // its low bits, so a key is compared only when its tag matches. Slots do not hold the whole hash,
 // so an entry's home slot cannot be recomputed from the table alone: deletion leaves a tombstone
-// (trimmed when it ends a run), and the owner rebuilds the table from its keys when tombstones
-// pile up or the table must grow (see NeedsRebuild).
+// (trimmed when it ends a run), and the owner moves the entries to a new table, rehashing each
+// key from its item, when tombstones pile up or the table must grow (Store::Impl does that a few
+// entries at a time).
 
 #ifndef SPILLWAY_STORAGE_INTERNAL_HASH_INDEX_H_
 #define SPILLWAY_STORAGE_INTERNAL_HASH_INDEX_H_
@@ -37,11 +38,9 @@ class HashIndex {
   bool valid() const { return slots_ != nullptr; }
   size_t capacity() const { return mask_ + 1; }
   size_t size() const { return size_; }
+  size_t tombstones() const { return tombstones_; }
+  bool Occupied(size_t pos) const { return slots_[pos] > kTombstone; }
   size_t bytes() const { return memory_.size(); }
-  // Whether one more entry would push entries plus tombstones past 3/4 of the slots: the owner
-  // must then rebuild, into twice the capacity when live entries alone pass half of it.
-  bool NeedsRebuild() const { return (size_ + tombstones_ + 1) * 4 > capacity() * 3; }
-  bool NeedsGrowth() const { return (size_ + 1) * 2 > capacity(); }
 
   // The position of the first slot with `hash`'s tag for which match(Location) is true, or
   // kNotFound.
@@ -68,18 +67,11 @@ class HashIndex {
     slots_[pos] = (slots_[pos] & ~((uint64_t{1} << 46) - 1)) | Pack(at);
   }
 
-  // Adds an entry; the caller made sure there is room (!NeedsRebuild()) and no entry for the key.
-  void Insert(uint64_t hash, Location at, uint8_t freq);
+  // Adds an entry and returns its position; the caller made sure there is room (an empty slot
+  // stays) and no entry for the key.
+  size_t Insert(uint64_t hash, Location at, uint8_t freq);
   // Removes the entry at `pos`.
   void Erase(size_t pos);
-
-  // Calls fn(Location, freq) for every entry.
-  template <typename Fn>
-  void ForEach(Fn&& fn) const {
-    for (size_t pos = 0; pos <= mask_; ++pos) {
-      if (slots_[pos] > kTombstone) fn(At(pos), Freq(pos));
-    }
-  }
 
  private:
   static constexpr uint64_t kEmpty = 0;

@@ -57,6 +57,8 @@ class Store::Impl {
   // ---- store.cc
   std::optional<Entry> Find(const Key& key);
   void Unlink(const Entry& e);
+  // Takes an item that the index no longer points at out of the accounting.
+  void Forget(Segment& s, size_t size);
   // Writes a new version of `item.key`, replacing whatever version the index has when done.
   // Returns the new version pinned, or an empty ItemRef when memory ran out.
   ItemRef Put(const NewItem& item, bool to_main);
@@ -69,10 +71,26 @@ class Store::Impl {
   // ---- space.cc
   size_t AllocatedBytes() const;
   bool MayMap(size_t extra = 0) const;
-  // Room for one more index entry, rebuilding or growing the index if need be.
+  // Room for one more index entry, starting a rebuild (a larger or a clean table) if need be.
   bool EnsureIndexRoom();
-  bool RebuildIndex(size_t capacity);
-  void CopyLiveEntries(HashIndex& fresh);
+  bool StartRebuild(size_t capacity);
+  // Moves up to `slots` slots of the old table into the new one (a rebuild in progress).
+  void MigrateSome(size_t slots);
+  size_t IndexEntries() const { return index_.size() + (old_index_ ? old_index_->size() : 0); }
+  // The index position of the entry for `hash` that `match` accepts, or HashIndex::kNotFound.
+  // During a rebuild an entry still in the old table is moved over first, so positions always
+  // refer to index_.
+  template <typename Match>
+  size_t Locate(uint64_t hash, Match&& match) {
+    const size_t pos = index_.Find(hash, match);
+    if (pos != HashIndex::kNotFound || !old_index_) return pos;
+    const size_t old_pos = old_index_->Find(hash, match);
+    if (old_pos == HashIndex::kNotFound) return old_pos;
+    const Location at = old_index_->At(old_pos);
+    const uint8_t freq = old_index_->Freq(old_pos);
+    old_index_->Erase(old_pos);
+    return index_.Insert(hash, at, freq);
+  }
   // Frees mapped memory until `extra` more bytes fit in the budget.
   bool MakeRoom(size_t extra);
   // Space for `size` bytes at the head of a queue, evicting if need be; null when none.
@@ -85,6 +103,9 @@ class Store::Impl {
   Options options_;
   Segments segments_;
   HashIndex index_;
+  // A rebuild in progress: the table being emptied into index_, and how far it has been read.
+  std::optional<HashIndex> old_index_;
+  size_t migrate_pos_ = 0;
   Ghost ghost_;
   int64_t now_ = 0;
   std::optional<int64_t> flush_deadline_;
