@@ -5,12 +5,12 @@ namespace spillway::storage {
 HashIndex::HashIndex(size_t capacity) : memory_(capacity * sizeof(uint64_t)) {
   if (memory_.data() == nullptr) return;
   slots_ = reinterpret_cast<uint64_t*>(memory_.data());
-  mask_ = capacity - 1;
+  capacity_ = capacity;
 }
 
 size_t HashIndex::Insert(uint64_t hash, Location at, uint8_t freq) {
-  size_t pos = hash & mask_;
-  while (slots_[pos] > kTombstone) pos = (pos + 1) & mask_;
+  size_t pos = Home(hash);
+  while (slots_[pos] > kTombstone) pos = Next(pos);
   if (slots_[pos] == kTombstone) --tombstones_;
   slots_[pos] = (Tag(hash) << 48) | (uint64_t{freq} << 46) | Pack(at);
   ++size_;
@@ -19,7 +19,7 @@ size_t HashIndex::Insert(uint64_t hash, Location at, uint8_t freq) {
 
 void HashIndex::Erase(size_t pos) {
   --size_;
-  if (slots_[(pos + 1) & mask_] != kEmpty) {
+  if (slots_[Next(pos)] != kEmpty) {
     slots_[pos] = kTombstone;
     ++tombstones_;
     return;
@@ -27,7 +27,7 @@ void HashIndex::Erase(size_t pos) {
   // The run ends here, so this slot and the tombstones just before it can become empty: no probe
   // needs to pass them any more.
   slots_[pos] = kEmpty;
-  for (size_t prev = (pos - 1) & mask_; slots_[prev] == kTombstone; prev = (prev - 1) & mask_) {
+  for (size_t prev = Prev(pos); slots_[prev] == kTombstone; prev = Prev(prev)) {
     slots_[prev] = kEmpty;
     --tombstones_;
   }

@@ -15,11 +15,10 @@ namespace spillway::storage {
 class Ghost {
  public:
   Ghost() = default;
-  // `slots` is a power of two.
   explicit Ghost(size_t slots) : memory_(slots * sizeof(uint32_t)) {
     if (memory_.data() != nullptr) {
       slots_ = reinterpret_cast<uint32_t*>(memory_.data());
-      mask_ = slots - 1;
+      count_ = slots;
     }
   }
   size_t bytes() const { return memory_.size(); }
@@ -35,12 +34,14 @@ class Ghost {
   }
 
  private:
-  size_t Slot(uint64_t hash) const { return (hash >> 16) & mask_; }
+  // Bits 16..47 of the hash, scaled to the table: independent of the fingerprint's bits 32..63
+  // only in part, which is fine for a hint.
+  size_t Slot(uint64_t hash) const { return (((hash >> 16) & 0xffffffffu) * count_) >> 32; }
   static uint32_t Fingerprint(uint64_t hash) { return static_cast<uint32_t>(hash >> 32) | 1; }
 
   Mapped memory_;
   uint32_t* slots_ = nullptr;
-  size_t mask_ = 0;
+  size_t count_ = 0;
 };
 
 }  // namespace spillway::storage

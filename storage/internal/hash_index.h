@@ -3,11 +3,12 @@
 //
 // A slot packs [tag:16][freq:2][segment:22][offset:24]; 0 is an empty slot and 1 a tombstone,
 // which is why segment ids start at 1. The tag is the hash's top 16 bits and the probe starts at
-// its low bits, so a key is compared only when its tag matches. Slots do not hold the whole hash,
-// so an entry's home slot cannot be recomputed from the table alone: deletion leaves a tombstone
-// (trimmed when it ends a run), and the owner moves the entries to a new table, rehashing each
-// key from its item, when tombstones pile up or the table must grow (Store::Impl does that a few
-// entries at a time).
+// a slot picked from its low 32 bits (by multiplication, so any capacity works and the table can
+// grow in small steps), so a key is compared only when its tag matches. Slots do not hold the whole
+// hash, so an entry's home slot cannot be recomputed from the table alone: deletion leaves a
+// tombstone (trimmed when it ends a run), and the owner moves the entries to a new table, rehashing
+// each key from its item, when tombstones pile up or the table must grow (Store::Impl does that a
+// few entries at a time).
 
 #ifndef SPILLWAY_STORAGE_INTERNAL_HASH_INDEX_H_
 #define SPILLWAY_STORAGE_INTERNAL_HASH_INDEX_H_
@@ -32,11 +33,11 @@ class HashIndex {
   static constexpr uint8_t kMaxFreq = 3;
   static constexpr size_t kNotFound = SIZE_MAX;
 
-  // `capacity` is a power of two; zero-filled memory is mapped for it. Check valid().
+  // Maps zero-filled memory for `capacity` (at least 2) slots. Check valid().
   explicit HashIndex(size_t capacity);
 
   bool valid() const { return slots_ != nullptr; }
-  size_t capacity() const { return mask_ + 1; }
+  size_t capacity() const { return capacity_; }
   size_t size() const { return size_; }
   size_t tombstones() const { return tombstones_; }
   bool Occupied(size_t pos) const { return slots_[pos] > kTombstone; }
@@ -47,7 +48,7 @@ class HashIndex {
   template <typename Match>
   size_t Find(uint64_t hash, Match&& match) const {
     const uint64_t tag = Tag(hash);
-    for (size_t pos = hash & mask_;; pos = (pos + 1) & mask_) {
+    for (size_t pos = Home(hash);; pos = Next(pos)) {
       const uint64_t slot = slots_[pos];
       if (slot == kEmpty) return kNotFound;
       if (slot != kTombstone && (slot >> 48) == tag && match(At(pos))) return pos;
@@ -77,11 +78,14 @@ class HashIndex {
   static constexpr uint64_t kEmpty = 0;
   static constexpr uint64_t kTombstone = 1;
   static uint64_t Tag(uint64_t hash) { return hash >> 48; }
+  size_t Home(uint64_t hash) const { return ((hash & 0xffffffffu) * capacity_) >> 32; }
+  size_t Next(size_t pos) const { return pos + 1 == capacity_ ? 0 : pos + 1; }
+  size_t Prev(size_t pos) const { return pos == 0 ? capacity_ - 1 : pos - 1; }
   static uint64_t Pack(Location at) { return (uint64_t{at.segment} << 24) | at.offset; }
 
   Mapped memory_;
   uint64_t* slots_ = nullptr;
-  size_t mask_ = 0;
+  size_t capacity_ = 0;
   size_t size_ = 0;
   size_t tombstones_ = 0;
 };
