@@ -19,11 +19,16 @@ constexpr size_t kMinSegments = 8;
 // rehashes its key from item memory), and far faster than inserts can fill the new table.
 constexpr size_t kMigrateSlotsPerCall = 32;
 
-// The configured segment size, halved until the budget holds kMinSegments of them.
+// The configured segment size, halved until the budget holds kMinSegments of them, or doubled
+// until the index can name every segment the budget holds.
 size_t ChooseSegmentSize(const Options& options) {
+  const size_t limit = options.memory_limit_bytes;
   size_t size = std::min<size_t>(options.segment_size, size_t{HashIndex::kMaxOffset} + 1);
-  while (size > kMinSegmentSize && size * kMinSegments > options.memory_limit_bytes) size /= 2;
-  return std::max(kMinSegmentSize, size / kMinSegmentSize * kMinSegmentSize);
+  while (size > kMinSegmentSize && size * kMinSegments > limit) size /= 2;
+  size = std::max(kMinSegmentSize, size / kMinSegmentSize * kMinSegmentSize);
+  while (limit / size + 2 > HashIndex::kMaxSegments) size *= 2;
+  CHECK_LE(size, size_t{HashIndex::kMaxOffset} + 1) << "memory limit too large for one store";
+  return size;
 }
 
 uint64_t HashOf(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
@@ -138,6 +143,7 @@ void Store::Impl::MigrateSome(size_t slots) {
 
 char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evict) {
   uint32_t& open = queue == Queue::kSmall ? open_small_ : open_main_;
+  int rounds = 0;
   // Eviction may itself open a segment of this queue (moving items to main), so look again after
   // each round.
   while (open == 0 || segments_[open].used + size > segments_.segment_size()) {
@@ -149,7 +155,10 @@ char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evi
       open = id;
       break;
     }
-    if (!may_evict || !EvictOne()) return nullptr;
+    // Only the first round of one allocation may move items: if every item were hot, moving
+    // would free nothing and the loop would copy the whole main queue (measured: 233 ms for a
+    // 1 GiB store). Later rounds evict outright, so one write copies at most one segment.
+    if (!may_evict || !EvictOne(rounds++ == 0 ? Moves::kAllowed : Moves::kNone)) return nullptr;
   }
   Segment& s = segments_[open];
   *at = Location{open, s.used};
@@ -158,7 +167,7 @@ char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evi
   return p;
 }
 
-bool Store::Impl::EvictOne() {
+bool Store::Impl::EvictOne(Moves moves) {
   Queue from = Queue::kFlushed;
   if (segments_.Count(Queue::kFlushed) == 0) {
     const size_t small = segments_.Count(Queue::kSmall);
@@ -169,11 +178,16 @@ bool Store::Impl::EvictOne() {
   const uint32_t id = segments_.PopFront(from);
   if (id == open_small_) open_small_ = 0;
   if (id == open_main_) open_main_ = 0;
-  EmptySegment(id, from);
+  EmptySegment(id, from, moves);
   return true;
 }
 
-void Store::Impl::EmptySegment(uint32_t id, Queue from) {
+void Store::Impl::EmptySegment(uint32_t id, Queue from, Moves moves) {
+  if (id == sweep_segment_) {
+    // The sweep's cursor must not point into a segment that is about to be reused.
+    ++sweep_segment_;
+    sweep_offset_ = 0;
+  }
   const uint32_t used = segments_[id].used;
   for (uint32_t offset = 0; offset < used;) {
     ItemView item(segments_[id].memory.data() + offset);
@@ -193,7 +207,7 @@ void Store::Impl::EmptySegment(uint32_t id, Queue from) {
     // S3-FIFO: an item read since it was written moves on (small -> main, or back to main's
     // head with one access spent); the rest are evicted.
     const uint8_t freq = index_.Freq(pos);
-    if (freq > 0) {
+    if (freq > 0 && moves == Moves::kAllowed) {
       Location to;
       if (char* p = Allocate(Queue::kMain, size, &to, /*may_evict=*/false)) {
         std::memcpy(p, item.data(), size);

@@ -44,8 +44,9 @@ struct Options {
   EvictionSink* eviction_sink = nullptr;
 };
 
-// A key and its XXH3-64 hash (seed 0). The server hashes once to pick the shard (from bits the
-// store does not lean on: it uses the low bits and the top 16) and passes the hash along.
+// A key and its XXH3-64 hash (seed 0). The server hashes once, picks the shard from bits 32..47
+// (the store's index uses bits 0..31 for the slot and 48..63 for the tag, so keys of one shard
+// still spread over the whole table) and passes the hash along.
 struct Key {
   explicit Key(std::string_view bytes);
   Key(std::string_view bytes, uint64_t hash) : bytes(bytes), hash(hash) {}

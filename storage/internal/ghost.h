@@ -34,9 +34,9 @@ class Ghost {
   }
 
  private:
-  // Bits 16..47 of the hash, scaled to the table: independent of the fingerprint's bits 32..63
-  // only in part, which is fine for a hint.
-  size_t Slot(uint64_t hash) const { return (((hash >> 16) & 0xffffffffu) * count_) >> 32; }
+  // The whole hash, remixed, scaled to the table: a shard's keys share some hash bits (store.h),
+  // which must not leave part of the table unused.
+  size_t Slot(uint64_t hash) const { return (((hash * 0x9e3779b97f4a7c15u) >> 32) * count_) >> 32; }
   static uint32_t Fingerprint(uint64_t hash) { return static_cast<uint32_t>(hash >> 32) | 1; }
 
   Mapped memory_;

@@ -14,9 +14,13 @@ namespace spillway::storage {
 
 class Mapped {
  public:
+  static constexpr size_t kPage = 4096;
+
   Mapped() = default;
-  // Maps `bytes` of zeroed memory; empty (data() == nullptr) when the kernel refuses.
+  // Maps `bytes` of zeroed memory, rounded up to whole pages (size() says how much, so that
+  // what is counted is what the kernel gives); empty (data() == nullptr) when it refuses.
   explicit Mapped(size_t bytes) {
+    bytes = (bytes + kPage - 1) / kPage * kPage;
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED) {
       data_ = static_cast<char*>(p);

@@ -96,8 +96,9 @@ class Store::Impl {
   // Space for `size` bytes at the head of a queue, evicting if need be; null when none.
   char* Allocate(Queue queue, size_t size, Location* at, bool may_evict);
   // Empties the oldest segment of the queue that eviction picks. False: nothing to evict.
-  bool EvictOne();
-  void EmptySegment(uint32_t id, Queue from);
+  enum class Moves : uint8_t { kAllowed, kNone };
+  bool EvictOne(Moves moves = Moves::kAllowed);
+  void EmptySegment(uint32_t id, Queue from, Moves moves);
   void ApplyFlush();
 
   Options options_;
