@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "feed.h"
+#include "fuzz_check.h"
 #include "protocol/encoder.h"
 #include "protocol/request.h"
 #include "protocol/request_parser.h"
@@ -41,17 +42,6 @@ namespace spillway::protocol {
 namespace {
 
 using testing::Describe;
-
-[[noreturn]] void Fail(const char* what, std::string_view detail = {}) {
-  std::fprintf(stderr, "request_parser_fuzz: invariant broken: %s [%.*s]\n", what,
-               static_cast<int>(detail.size()), detail.data());
-  std::abort();
-}
-
-#define FUZZ_CHECK(cond, ...)                            \
-  do {                                                   \
-    if (!(cond)) Fail(#cond __VA_OPT__(, ) __VA_ARGS__); \
-  } while (0)
 
 constexpr size_t kHeaderBytes = 4;
 
@@ -262,7 +252,7 @@ void CheckSame(const std::vector<std::string>& a, const std::vector<std::string>
     std::fprintf(stderr, "%zu: %s\n   %s\n", i, i < a.size() ? a[i].c_str() : "(none)",
                  i < b.size() ? b[i].c_str() : "(none)");
   }
-  Fail(what);
+  fuzz::Fail(what);
 }
 
 }  // namespace

@@ -30,23 +30,13 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "protocol/encoder.h"
 #include "protocol/response.h"
 #include "protocol/response_parser.h"
 
 namespace spillway::protocol {
 namespace {
-
-[[noreturn]] void Fail(const char* what, std::string_view detail = {}) {
-  std::fprintf(stderr, "response_parser_fuzz: invariant broken: %s [%.*s]\n", what,
-               static_cast<int>(detail.size()), detail.data());
-  std::abort();
-}
-
-#define FUZZ_CHECK(cond, ...)                            \
-  do {                                                   \
-    if (!(cond)) Fail(#cond __VA_OPT__(, ) __VA_ARGS__); \
-  } while (0)
 
 constexpr size_t kHeaderBytes = 3;
 

@@ -5,19 +5,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "tools/eviction-sim/traces.h"
+
 namespace spillway::eviction_sim {
 namespace {
 
 constexpr uint32_t kNil = UINT32_MAX;
 
-// splitmix64's finalizer: test traces use small sequential keys, which must not probe-cluster.
-uint64_t HashKey(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+// Test traces use small sequential keys, which must not probe-cluster.
+uint64_t HashKey(uint64_t x) { return Mix64(x); }
 
 // Key -> node index. Open addressing with linear probing and backward-shift deletion (no
 // tombstones, so long runs of inserts and erases never degrade it). Sized once, for at most

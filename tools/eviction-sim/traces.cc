@@ -6,9 +6,7 @@
 #include <limits>
 
 namespace spillway::eviction_sim {
-namespace {
 
-// splitmix64's finalizer; each step (xor-shift, odd multiply) is invertible.
 uint64_t Mix64(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -16,6 +14,7 @@ uint64_t Mix64(uint64_t x) {
   x *= 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
 }
+namespace {
 
 uint64_t SplitMix64(uint64_t& state) {
   state += 0x9e3779b97f4a7c15ULL;

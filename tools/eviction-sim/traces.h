@@ -12,6 +12,10 @@
 
 namespace spillway::eviction_sim {
 
+// splitmix64's finalizer: a bijection on 64-bit values (each step, xor-shift or odd multiply, is
+// invertible) that spreads nearby inputs apart.
+uint64_t Mix64(uint64_t x);
+
 // xoshiro256** seeded through splitmix64.
 class Rng {
  public:
