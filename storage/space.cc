@@ -95,7 +95,11 @@ bool Store::Impl::EnsureIndexRoom() {
       MigrateSome(SIZE_MAX);
       continue;
     }
-    const bool grow = (entries + 1) * 5 > index_.capacity() * 3;
+    // Once the budget is spent, every slot added is an item evicted: let the table fill to
+    // 13/20 before growing then (still leaving a rebuild's worth of churn below 3/4).
+    const bool budget_spent = !MayMap();
+    const bool grow = budget_spent ? (entries + 1) * 20 > index_.capacity() * 13
+                                   : (entries + 1) * 5 > index_.capacity() * 3;
     const size_t capacity = grow ? index_.capacity() + index_.capacity() / 4 : index_.capacity();
     // The index (and the ghost sized after it) may not crowd out the items: past half the
     // budget, hold fewer items instead of growing.
