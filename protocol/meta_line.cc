@@ -1,6 +1,5 @@
 #include "protocol/internal/meta_line.h"
 
-#include <algorithm>
 #include <climits>
 
 #include "protocol/base64.h"

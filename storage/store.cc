@@ -187,7 +187,7 @@ ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
   h.atime = static_cast<uint32_t>(now_);
   h.value_length = static_cast<uint32_t>(value_length);
   h.bits = n.bits;
-  ItemView item = ItemView::Write(p, h, n.client_flags, n.key, nullptr);
+  ItemView item = ItemView::Write(p, h, n.client_flags, n.key);
   char* v = item.mutable_value();
   for (std::string_view part : {n.prefix, n.body, n.suffix}) {
     std::copy(part.begin(), part.end(), v);

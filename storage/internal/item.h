@@ -70,10 +70,9 @@ class ItemView {
   }
   char* data() const { return at_; }
 
-  // Writes a whole item at `at`; the value bytes are left for the caller when `value` is null
-  // (append/prepend assemble it in place). Returns the view.
-  static ItemView Write(char* at, const ItemHeader& header, uint32_t flags, std::string_view key,
-                        const char* value) {
+  // Writes the header, flags and key of an item at `at`; the caller writes the value bytes
+  // (mutable_value()), which lets append/prepend assemble them in place.
+  static ItemView Write(char* at, const ItemHeader& header, uint32_t flags, std::string_view key) {
     ItemHeader h = header;
     h.bits = static_cast<uint8_t>((h.bits & ~kItemHasFlags) | (flags != 0 ? kItemHasFlags : 0));
     h.key_length = static_cast<uint8_t>(key.size());
@@ -85,7 +84,6 @@ class ItemView {
       p += sizeof flags;
     }
     std::memcpy(p, key.data(), key.size());
-    if (value != nullptr) std::memcpy(p + key.size(), value, h.value_length);
     return item;
   }
   char* mutable_value() const {
