@@ -18,6 +18,7 @@ uint32_t Segments::TakeFree(bool may_map) {
     if (segments_[id].memory.data() == nullptr) continue;
     free_[i] = free_.back();
     free_.pop_back();
+    --free_mapped_;
     return id;
   }
   if (!may_map) return 0;
@@ -46,6 +47,7 @@ void Segments::Free(uint32_t id) {
   s.queue = Queue::kFree;
   s.next = 0;
   free_.push_back(id);
+  if (s.memory.data() != nullptr) ++free_mapped_;
 }
 
 bool Segments::UnmapOneFree() {
@@ -53,15 +55,10 @@ bool Segments::UnmapOneFree() {
     if (segments_[id].memory.data() == nullptr) continue;
     segments_[id].memory = Mapped();
     --mapped_;
+    --free_mapped_;
     return true;
   }
   return false;
-}
-
-size_t Segments::free_mapped() const {
-  size_t n = 0;
-  for (uint32_t id : free_) n += segments_[id].memory.data() != nullptr;
-  return n;
 }
 
 void Segments::Unpin(uint32_t id) {

@@ -12,12 +12,24 @@
 namespace spillway::storage {
 namespace {
 
-constexpr size_t kInitialIndexSlots = 4096;
 constexpr size_t kMinSegmentSize = 4096;
 constexpr size_t kMinSegments = 8;
+// The index is split into one partition per this much budget (at most kMaxPartitions), so that
+// a partition rebuild moves a few thousand entries and its second table costs little.
+constexpr size_t kBudgetPerPartition = 2 << 20;
+constexpr size_t kMaxPartitions = 4096;
+// A new partition table: one page.
+constexpr size_t kInitialPartitionSlots = Mapped::kPage / sizeof(uint64_t);
 // Old-table slots a rebuild moves per call: at most a few microseconds of work (each moved entry
 // rehashes its key from item memory), and far faster than inserts can fill the new table.
 constexpr size_t kMigrateSlotsPerCall = 32;
+// Victim items looked at per write at least (a few microseconds), and the bytes looked at per
+// byte written: enough that free segments stay ahead of writes.
+constexpr size_t kCleanItemsPerWrite = 16;
+constexpr size_t kCleanBytesPerByte = 2;
+// Free segments kept ready: one for the items eviction moves, and one for each queue head (small
+// and main may both need a new segment while a victim is being emptied).
+constexpr size_t kSegmentsAhead = 3;
 
 // The configured segment size, halved until the budget holds kMinSegments of them, or doubled
 // until the index can name every segment the budget holds.
@@ -33,13 +45,12 @@ size_t ChooseSegmentSize(const Options& options) {
 
 uint64_t HashOf(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
-// The ghost remembers about as many keys as the index holds at its usual load (a quarter to a
-// half of its slots): enough for S3-FIFO's ghost, which tracks about as many keys as main holds.
+// The ghost remembers a quarter as many keys as the index has slots: S3-FIFO's ghost tracks
+// about as many keys as main holds, most of the items.
 size_t GhostSlots(size_t index_capacity) { return index_capacity / 4; }
 
-// An index of `capacity` slots and its ghost.
-size_t IndexBytes(size_t capacity) {
-  return capacity * sizeof(uint64_t) + GhostSlots(capacity) * sizeof(uint32_t);
+size_t Partitions(const Options& options) {
+  return std::clamp<size_t>(options.memory_limit_bytes / kBudgetPerPartition, 1, kMaxPartitions);
 }
 
 }  // namespace
@@ -47,8 +58,9 @@ size_t IndexBytes(size_t capacity) {
 Store::Impl::Impl(const Options& options)
     : options_(options),
       segments_(ChooseSegmentSize(options), options.memory_limit_bytes),
-      index_(kInitialIndexSlots),
-      ghost_(GhostSlots(kInitialIndexSlots)),
+      index_(Partitions(options), kInitialPartitionSlots),
+      ghost_(GhostSlots(index_.capacity())),
+      ghost_sized_for_(index_.capacity()),
       next_cas_(options.cas_first) {
   CHECK(index_.valid()) << "cannot map the store's index";
   CHECK_GE(options.memory_limit_bytes, kMinSegments * kMinSegmentSize + AllocatedBytes())
@@ -61,13 +73,13 @@ Store::Impl::Impl(const Options& options)
 void Store::Impl::Advance(int64_t now) {
   now_ = now;
   if (flush_deadline_ && now_ >= *flush_deadline_) ApplyFlush();
-  // A rebuild moves a few entries per call, so that no call rehashes the whole table.
+  // A rebuild moves a few entries per call, so that no call rehashes a whole partition.
   MigrateSome(kMigrateSlotsPerCall);
+  ResizeGhost();
 }
 
 size_t Store::Impl::AllocatedBytes() const {
-  return segments_.mapped_bytes() + segments_.table_bytes() + index_.bytes() +
-         (old_index_ ? old_index_->bytes() : 0) + ghost_.bytes();
+  return segments_.mapped_bytes() + segments_.table_bytes() + index_.bytes() + ghost_.bytes();
 }
 
 bool Store::Impl::MayMap(size_t extra) const {
@@ -82,67 +94,75 @@ bool Store::Impl::MakeRoom(size_t extra) {
   return true;
 }
 
-bool Store::Impl::EnsureIndexRoom() {
+bool Store::Impl::EnsureIndexRoom(uint64_t hash) {
   for (;;) {
-    const size_t entries = IndexEntries();
-    // Rebuild when entries and tombstones would pass 3/4 of the slots; grow by a quarter when
-    // the entries alone pass 3/5. Small steps keep the table near its best load (every slot
-    // costs 8 bytes of the budget that items could use); the rebuild is incremental, so more
-    // frequent rebuilds cost no stall.
-    if ((entries + index_.tombstones() + 1) * 4 <= index_.capacity() * 3) return true;
-    if (old_index_) {
-      // The previous rebuild has not finished moving; finish it (rare: rebuilds are far apart).
+    const size_t part = index_.PartitionOf(hash);
+    const HashIndex& table = index_.partition(part);
+    // A partition is rebuilt a quarter larger when an insert would pass 7/8 of its slots (Robin
+    // Hood probes stay short there), so partitions run between 7/10 and 7/8 full.
+    const size_t entries = table.size() + 1;
+    if (entries * 8 <= table.capacity() * 7) return true;
+    if (index_.migrating()) {
+      // Another partition is being rebuilt: this one may fill to 15/16 while it waits, and
+      // finishes the other rebuild first only past that.
+      if (entries * 16 <= table.capacity() * 15) return true;
       MigrateSome(SIZE_MAX);
       continue;
     }
-    // Once the budget is spent, every slot added is an item evicted: let the table fill to
-    // 13/20 before growing then (still leaving a rebuild's worth of churn below 3/4).
-    const bool budget_spent = !MayMap();
-    const bool grow = budget_spent ? (entries + 1) * 20 > index_.capacity() * 13
-                                   : (entries + 1) * 5 > index_.capacity() * 3;
-    const size_t capacity = grow ? index_.capacity() + index_.capacity() / 4 : index_.capacity();
-    // The index (and the ghost sized after it) may not crowd out the items: past half the
-    // budget, hold fewer items instead of growing.
-    if (grow && IndexBytes(capacity) > options_.memory_limit_bytes / 2) {
+    const size_t capacity =
+        table.capacity() + std::max(table.capacity() / 4, kInitialPartitionSlots);
+    const size_t bytes = capacity * sizeof(uint64_t);
+    // The index may not crowd out the items: past half the budget, hold fewer items instead.
+    if (index_.bytes() + bytes > options_.memory_limit_bytes / 2) {
       if (!EvictOne()) return false;
       continue;
     }
-    if (!StartRebuild(capacity)) return false;
+    if (!MakeRoom(bytes) || !index_.StartRebuild(part, capacity)) return false;
   }
 }
 
-bool Store::Impl::StartRebuild(size_t capacity) {
-  // Old and new tables exist side by side until every entry has moved; the ghost is dropped to
-  // make room and made anew, no larger than the old table was, when the old table goes.
-  ghost_ = Ghost();
-  if (!MakeRoom(capacity * sizeof(uint64_t))) return false;
-  HashIndex fresh(capacity);
-  if (!fresh.valid()) return false;
-  old_index_.emplace(std::move(index_));
-  index_ = std::move(fresh);
-  migrate_pos_ = 0;
-  return true;
+size_t Store::Impl::IndexInsert(uint64_t hash, Location at, uint8_t freq) {
+  size_t pos = index_.Insert(hash, at, freq);
+  if (pos != Index::kNotFound) return pos;
+  // Refused: the entry would sit too far from its home. Rebuild the partition larger now if the
+  // budget allows without evicting (the item just written is not in the index yet, so nothing
+  // may be evicted here). Rare: the loads above keep probes far shorter.
+  MigrateSome(SIZE_MAX);
+  const size_t part = index_.PartitionOf(hash);
+  const size_t capacity = index_.partition(part).capacity() * 2;
+  if (AllocatedBytes() + capacity * sizeof(uint64_t) > options_.memory_limit_bytes ||
+      !index_.StartRebuild(part, capacity)) {
+    return Index::kNotFound;
+  }
+  return index_.Insert(hash, at, freq);
 }
 
 void Store::Impl::MigrateSome(size_t slots) {
-  if (!old_index_) return;
-  HashIndex& old = *old_index_;
-  for (size_t n = 0; n < slots && migrate_pos_ < old.capacity(); ++n, ++migrate_pos_) {
-    if (!old.Occupied(migrate_pos_)) continue;
-    const Location at = old.At(migrate_pos_);
-    const uint8_t freq = old.Freq(migrate_pos_);
-    old.Erase(migrate_pos_);
-    ItemView item = ItemAt(at);
-    Segment& s = segments_[at.segment];
-    if (s.queue == Queue::kFlushed) {
-      Forget(s, item.size());  // dead since the flush: no need to carry it over
-      continue;
-    }
-    index_.Insert(HashOf(item.key()), at, freq);
-  }
-  if (migrate_pos_ < old.capacity()) return;
-  old_index_.reset();
-  ghost_ = Ghost(GhostSlots(index_.capacity()));
+  if (!index_.migrating()) return;
+  index_.MigrateSome(
+      slots,
+      [&](Location at) -> std::optional<uint64_t> {
+        ItemView item = ItemAt(at);
+        Segment& s = segments_[at.segment];
+        if (s.queue == Queue::kFlushed) {
+          Forget(s, item.size());  // dead since the flush: no need to carry it over
+          return std::nullopt;
+        }
+        return HashOf(item.key());
+      },
+      [&](Location at) {
+        ++counters_.evictions;
+        Forget(segments_[at.segment], ItemAt(at).size());
+      });
+}
+
+void Store::Impl::ResizeGhost() {
+  // Sized anew only when the index has doubled since, as that forgets what the ghost held.
+  if (index_.capacity() < 2 * ghost_sized_for_) return;
+  ghost_ = Ghost();
+  const size_t slots = GhostSlots(index_.capacity());
+  if (MakeRoom(slots * sizeof(uint32_t))) ghost_ = Ghost(slots);
+  ghost_sized_for_ = index_.capacity();
 }
 
 char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evict) {
@@ -159,9 +179,10 @@ char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evi
       open = id;
       break;
     }
-    // Only the first round of one allocation may move items: if every item were hot, moving
-    // would free nothing and the loop would copy the whole main queue (measured: 233 ms for a
-    // 1 GiB store). Later rounds evict outright, so one write copies at most one segment.
+    // Writes outran the victim: empty segments now. Only the first round of one allocation may
+    // move items: if every item were hot, moving would free nothing and the loop would copy the
+    // whole main queue (measured: 233 ms for a 1 GiB store). Later rounds evict outright, so one
+    // write copies at most one segment.
     if (!may_evict || !EvictOne(rounds++ == 0 ? Moves::kAllowed : Moves::kNone)) return nullptr;
   }
   Segment& s = segments_[open];
@@ -171,7 +192,7 @@ char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evi
   return p;
 }
 
-bool Store::Impl::EvictOne(Moves moves) {
+bool Store::Impl::StartVictim(Moves moves) {
   Queue from = Queue::kFlushed;
   if (segments_.Count(Queue::kFlushed) == 0) {
     const size_t small = segments_.Count(Queue::kSmall);
@@ -179,30 +200,50 @@ bool Store::Impl::EvictOne(Moves moves) {
     if (small == 0 && main == 0) return false;
     from = small > 0 && (small > small_target_ || main == 0) ? Queue::kSmall : Queue::kMain;
   }
-  const uint32_t id = segments_.PopFront(from);
-  if (id == open_small_) open_small_ = 0;
-  if (id == open_main_) open_main_ = 0;
-  EmptySegment(id, from, moves);
+  // Out of its queue, but its items stay readable (and its queue tag says what they are) until
+  // the victim reaches them.
+  victim_ = segments_.PopFront(from);
+  victim_offset_ = 0;
+  victim_moves_ = moves;
+  if (victim_ == open_small_) open_small_ = 0;
+  if (victim_ == open_main_) open_main_ = 0;
   return true;
 }
 
-void Store::Impl::EmptySegment(uint32_t id, Queue from, Moves moves) {
-  if (id == sweep_segment_) {
-    // The sweep's cursor must not point into a segment that is about to be reused.
-    ++sweep_segment_;
-    sweep_offset_ = 0;
+void Store::Impl::Reclaim(size_t bytes) {
+  if (victim_ == 0) {
+    // Free segments, and those the budget could still map.
+    const size_t ahead =
+        segments_.free_mapped() +
+        (options_.memory_limit_bytes - AllocatedBytes()) / segments_.segment_size();
+    if (ahead >= kSegmentsAhead || !StartVictim(Moves::kAllowed)) return;
   }
-  const uint32_t used = segments_[id].used;
-  for (uint32_t offset = 0; offset < used;) {
-    ItemView item(segments_[id].memory.data() + offset);
-    const Location here{id, offset};
+  CleanVictim(kCleanItemsPerWrite, kCleanBytesPerByte * bytes);
+}
+
+bool Store::Impl::EvictOne(Moves moves) {
+  if (victim_ == 0 && !StartVictim(moves)) return false;
+  CleanVictim(SIZE_MAX, SIZE_MAX);
+  return true;
+}
+
+void Store::Impl::CleanVictim(size_t items, size_t bytes) {
+  const uint32_t id = victim_;
+  size_t seen_items = 0;
+  size_t seen_bytes = 0;
+  while (victim_offset_ < segments_[id].used && (seen_items < items || seen_bytes < bytes)) {
+    ItemView item(segments_[id].memory.data() + victim_offset_);
+    const Location here{id, victim_offset_};
     const size_t size = item.size();
-    offset += static_cast<uint32_t>(size);
+    victim_offset_ += static_cast<uint32_t>(size);
+    ++seen_items;
+    seen_bytes += size;
     const uint64_t hash = HashOf(item.key());
-    const size_t pos = Locate(hash, [&](Location at) { return at == here; });
-    if (pos == HashIndex::kNotFound) continue;  // a newer version or a delete superseded it
+    const size_t pos = index_.Find(hash, [&](Location at) { return at == here; });
+    if (pos == Index::kNotFound) continue;  // a newer version or a delete superseded it
     const Entry e{pos, here, item};
     const ItemHeader h = item.header();
+    const Queue from = segments_[id].queue;
     if (from == Queue::kFlushed || Expired(h)) {
       ++counters_.reclaimed;
       Unlink(e);
@@ -211,7 +252,7 @@ void Store::Impl::EmptySegment(uint32_t id, Queue from, Moves moves) {
     // S3-FIFO: an item read since it was written moves on (small -> main, or back to main's
     // head with one access spent); the rest are evicted.
     const uint8_t freq = index_.Freq(pos);
-    if (freq > 0 && moves == Moves::kAllowed) {
+    if (freq > 0 && victim_moves_ == Moves::kAllowed) {
       Location to;
       if (char* p = Allocate(Queue::kMain, size, &to, /*may_evict=*/false)) {
         std::memcpy(p, item.data(), size);
@@ -232,6 +273,13 @@ void Store::Impl::EmptySegment(uint32_t id, Queue from, Moves moves) {
     if (from == Queue::kSmall) ghost_.Insert(hash);
     ++counters_.evictions;
     Unlink(e);
+  }
+  if (victim_offset_ < segments_[id].used) return;
+  victim_ = 0;
+  if (id == sweep_segment_) {
+    // The sweep's cursor must not point into a segment that is about to be reused.
+    ++sweep_segment_;
+    sweep_offset_ = 0;
   }
   if (segments_[id].refs == 0) {
     segments_.Free(id);
@@ -258,6 +306,12 @@ void Store::Impl::ApplyFlush() {
       flushed_bytes_ += segments_[id].live_bytes;
     }
     segments_.MoveAll(q, Queue::kFlushed);
+  }
+  if (victim_ != 0 && segments_[victim_].queue != Queue::kFlushed) {
+    // Out of the queues while it is emptied, but flushed all the same.
+    flushed_items_ += segments_[victim_].live_items;
+    flushed_bytes_ += segments_[victim_].live_bytes;
+    segments_[victim_].queue = Queue::kFlushed;
   }
   open_small_ = 0;
   open_main_ = 0;
@@ -286,8 +340,8 @@ size_t Store::Impl::Sweep(size_t max_items) {
     sweep_offset_ += static_cast<uint32_t>(item.size());
     ++looked;
     if (!Expired(item.header())) continue;
-    const size_t pos = Locate(HashOf(item.key()), [&](Location at) { return at == here; });
-    if (pos == HashIndex::kNotFound) continue;
+    const size_t pos = index_.Find(HashOf(item.key()), [&](Location at) { return at == here; });
+    if (pos == Index::kNotFound) continue;
     if ((item.header().bits & kItemFetched) == 0) ++counters_.expired_unfetched;
     ++counters_.reclaimed;
     Unlink(Entry{pos, here, item});

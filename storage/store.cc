@@ -142,8 +142,9 @@ ItemRef Store::Impl::Pin(Location at) {
 }
 
 std::optional<Store::Impl::Entry> Store::Impl::Find(const Key& key) {
-  const size_t pos = Locate(key.hash, [&](Location at) { return ItemAt(at).key() == key.bytes; });
-  if (pos == HashIndex::kNotFound) return std::nullopt;
+  const size_t pos =
+      index_.Find(key.hash, [&](Location at) { return ItemAt(at).key() == key.bytes; });
+  if (pos == Index::kNotFound) return std::nullopt;
   Entry e{pos, index_.At(pos), ItemAt(index_.At(pos))};
   const ItemHeader h = e.item.header();
   // A flushed segment's entries are dead; so are expired items. Drop them as they are met.
@@ -174,7 +175,7 @@ void Store::Impl::Forget(Segment& s, size_t size) {
 ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
   const size_t value_length = n.prefix.size() + n.body.size() + n.suffix.size() + n.pad;
   const size_t size = ItemSize(n.key.size(), value_length, n.client_flags);
-  if (size > MaxItemSize() || !EnsureIndexRoom()) return ItemRef();
+  if (size > MaxItemSize() || !EnsureIndexRoom(n.hash)) return ItemRef();
   // A key the small queue evicted recently is coming back: S3-FIFO admits it to main.
   if (ghost_.Take(n.hash)) to_main = true;
   Location at;
@@ -204,8 +205,13 @@ ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
     freq = index_.Freq(old->pos);
     Unlink(*old);
   }
-  index_.Insert(n.hash, at, freq);
-  return Pin(at);
+  if (IndexInsert(n.hash, at, freq) == Index::kNotFound) {
+    Forget(segments_[at.segment], size);
+    return ItemRef();
+  }
+  ItemRef stored = Pin(at);
+  Reclaim(size);
+  return stored;
 }
 
 // ---- Store::Impl: operations
@@ -421,14 +427,14 @@ ArithmeticResult Store::Impl::Arithmetic(const Key& key, const ArithmeticOptions
 
 StoreStats Store::Impl::stats() const {
   StoreStats s = counters_;
-  s.items = IndexEntries() - flushed_items_;
+  s.items = index_.size() - flushed_items_;
   s.item_bytes = item_bytes_ - flushed_bytes_;
   s.allocated_bytes = AllocatedBytes();
   s.limit_bytes = options_.memory_limit_bytes;
   s.segments = segments_.mapped();
   s.segment_size = segments_.segment_size();
   s.index_capacity = index_.capacity();
-  s.index_migration_pending = old_index_ ? old_index_->capacity() - migrate_pos_ : 0;
+  s.index_migration_pending = index_.migration_pending();
   return s;
 }
 

@@ -54,7 +54,7 @@ class Segments {
   void Free(uint32_t id);
   // Unmaps one free segment that has memory. Returns false when there is none.
   bool UnmapOneFree();
-  size_t free_mapped() const;
+  size_t free_mapped() const { return free_mapped_; }
 
   void Pin(uint32_t id) { ++segments_[id].refs; }
   void Unpin(uint32_t id);
@@ -75,6 +75,7 @@ class Segments {
   };
   size_t segment_size_;
   size_t mapped_ = 0;
+  size_t free_mapped_ = 0;         // free segments that have memory
   std::vector<Segment> segments_;  // [0] is unused: id 0 means "none"
   std::vector<uint32_t> free_;     // ids of free segments
   Fifo queues_[kQueueCount];

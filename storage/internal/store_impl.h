@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "storage/internal/ghost.h"
-#include "storage/internal/hash_index.h"
+#include "storage/internal/index.h"
 #include "storage/internal/item.h"
 #include "storage/internal/segments.h"
 #include "storage/store.h"
@@ -71,43 +71,41 @@ class Store::Impl {
   // ---- space.cc
   size_t AllocatedBytes() const;
   bool MayMap(size_t extra = 0) const;
-  // Room for one more index entry, starting a rebuild (a larger or a clean table) if need be.
-  bool EnsureIndexRoom();
-  bool StartRebuild(size_t capacity);
-  // Moves up to `slots` slots of the old table into the new one (a rebuild in progress).
+  // Room in `hash`'s index partition for one more entry, starting its rebuild if need be.
+  bool EnsureIndexRoom(uint64_t hash);
+  // Inserts an entry, rebuilding its partition at once if the table refuses it.
+  size_t IndexInsert(uint64_t hash, Location at, uint8_t freq);
+  // Moves up to `slots` slots of a partition rebuild in progress.
   void MigrateSome(size_t slots);
-  size_t IndexEntries() const { return index_.size() + (old_index_ ? old_index_->size() : 0); }
-  // The index position of the entry for `hash` that `match` accepts, or HashIndex::kNotFound.
-  // During a rebuild an entry still in the old table is moved over first, so positions always
-  // refer to index_.
-  template <typename Match>
-  size_t Locate(uint64_t hash, Match&& match) {
-    const size_t pos = index_.Find(hash, match);
-    if (pos != HashIndex::kNotFound || !old_index_) return pos;
-    const size_t old_pos = old_index_->Find(hash, match);
-    if (old_pos == HashIndex::kNotFound) return old_pos;
-    const Location at = old_index_->At(old_pos);
-    const uint8_t freq = old_index_->Freq(old_pos);
-    old_index_->Erase(old_pos);
-    return index_.Insert(hash, at, freq);
-  }
+  // Sizes the ghost after the index once the index has doubled.
+  void ResizeGhost();
   // Frees mapped memory until `extra` more bytes fit in the budget.
   bool MakeRoom(size_t extra);
   // Space for `size` bytes at the head of a queue, evicting if need be; null when none.
   char* Allocate(Queue queue, size_t size, Location* at, bool may_evict);
-  // Empties the oldest segment of the queue that eviction picks. False: nothing to evict.
+  // Eviction empties one segment at a time, the victim, a few items per write (Reclaim) so that
+  // free segments are ready before they are needed; Allocate finishes it at once only when
+  // writes outrun it.
   enum class Moves : uint8_t { kAllowed, kNone };
+  // Picks the next victim: the oldest segment of the queue S3-FIFO evicts from. False: none.
+  bool StartVictim(Moves moves);
+  // Looks at victim items until at least `items` items and `bytes` bytes were seen, or the
+  // victim is empty (then frees it).
+  void CleanVictim(size_t items, size_t bytes);
+  // Keeps free segments ahead of demand after a write of `bytes` bytes.
+  void Reclaim(size_t bytes);
+  // Empties a whole segment now (the current victim, or a new one). False: nothing to evict.
   bool EvictOne(Moves moves = Moves::kAllowed);
-  void EmptySegment(uint32_t id, Queue from, Moves moves);
   void ApplyFlush();
 
   Options options_;
   Segments segments_;
-  HashIndex index_;
-  // A rebuild in progress: the table being emptied into index_, and how far it has been read.
-  std::optional<HashIndex> old_index_;
-  size_t migrate_pos_ = 0;
+  Index index_;
   Ghost ghost_;
+  size_t ghost_sized_for_ = 0;  // the index capacity the ghost was last sized after
+  uint32_t victim_ = 0;         // the segment being emptied; 0: none
+  uint32_t victim_offset_ = 0;  // its next item
+  Moves victim_moves_ = Moves::kAllowed;
   int64_t now_ = 0;
   std::optional<int64_t> flush_deadline_;
   uint64_t next_cas_;
