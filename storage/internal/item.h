@@ -1,6 +1,6 @@
 // How an item lies in segment memory. Internal to the storage module.
 //
-//   [header: 22 bytes][client flags: 4 bytes, only when non-zero][key][value]
+//   [header: 21 bytes][client flags: 4 bytes, only when non-zero][key][value]
 //
 // Items are byte-packed (no alignment), so every field is read and written with memcpy.
 
@@ -24,14 +24,14 @@ inline constexpr uint8_t kItemBinaryKey = 16;  // key arrived base64-encoded (me
 #pragma pack(push, 1)
 struct ItemHeader {
   uint64_t cas;
-  uint32_t exptime;  // absolute Unix seconds; 0 = never
-  uint32_t atime;    // last access, Unix seconds
-  uint32_t value_length;
-  uint8_t key_length;
+  uint32_t exptime;            // absolute Unix seconds; 0 = never
+  uint32_t atime;              // last access, Unix seconds
+  uint32_t value_length : 24;  // an item fits in a segment, at most 16 MiB
+  uint32_t key_length : 8;
   uint8_t bits;
 };
 #pragma pack(pop)
-static_assert(sizeof(ItemHeader) == 22);
+static_assert(sizeof(ItemHeader) == 21);
 
 inline constexpr size_t ItemSize(size_t key_length, size_t value_length, uint32_t flags) {
   return sizeof(ItemHeader) + (flags != 0 ? 4 : 0) + key_length + value_length;
