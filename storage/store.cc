@@ -435,6 +435,7 @@ StoreStats Store::Impl::stats() const {
   s.segment_size = segments_.segment_size();
   s.index_capacity = index_.capacity();
   s.index_migration_pending = index_.migration_pending();
+  s.eviction_pending_bytes = victim_ != 0 ? segments_[victim_].used - victim_offset_ : 0;
   return s;
 }
 

@@ -170,6 +170,7 @@ struct StoreStats {
   uint64_t moved = 0;      // items copied forward by eviction (S3-FIFO reinsertion)
   uint64_t index_capacity = 0;
   uint64_t index_migration_pending = 0;  // old-table slots a rebuild in progress has yet to move
+  uint64_t eviction_pending_bytes = 0;   // of the segment being emptied, yet to be looked at
 };
 
 class Store {
