@@ -60,11 +60,11 @@ Store::Impl::Impl(const Options& options)
       segments_(ChooseSegmentSize(options), options.memory_limit_bytes),
       index_(Partitions(options), kInitialPartitionSlots),
       ghost_(GhostSlots(index_.capacity())),
-      ghost_sized_for_(index_.capacity()),
-      next_cas_(options.cas_first) {
+      ghost_sized_for_(index_.capacity()) {
   CHECK(index_.valid()) << "cannot map the store's index";
   CHECK_GE(options.memory_limit_bytes, kMinSegments * kMinSegmentSize + AllocatedBytes())
       << "memory limit too small for a store";
+  CHECK_GE(options.cas_first, 1u) << "CAS 0 means none";
   CHECK_GE(options.cas_stride, 1u);
   const size_t segments = options.memory_limit_bytes / segments_.segment_size();
   small_target_ = std::max<size_t>(1, segments / 10);
@@ -176,6 +176,8 @@ char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evi
     const bool take = !may_evict || may_map || segments_.free_mapped() > 1;
     if (const uint32_t id = take ? segments_.TakeFree(may_map) : 0) {
       segments_.PushBack(queue, id);
+      segments_[id].base = log_bytes_;  // derived CAS values start here (CasOf)
+      log_bytes_ += segments_.segment_size();
       open = id;
       break;
     }
@@ -253,13 +255,23 @@ void Store::Impl::CleanVictim(size_t items, size_t bytes) {
     // head with one access spent); the rest are evicted.
     const uint8_t freq = index_.Freq(pos);
     if (freq > 0 && victim_moves_ == Moves::kAllowed) {
+      // The copy keeps the CAS, which is stored in it if it was derived from the old place.
+      const bool stored = item.stored_cas().has_value();
+      const size_t new_size = stored ? size : size + sizeof(uint64_t);
       Location to;
-      if (char* p = Allocate(Queue::kMain, size, &to, /*may_evict=*/false)) {
-        std::memcpy(p, item.data(), size);
-        segments_[to.segment].live_bytes += static_cast<uint32_t>(size);
+      if (char* p = Allocate(Queue::kMain, new_size, &to, /*may_evict=*/false)) {
+        if (stored) {
+          std::memcpy(p, item.data(), size);
+        } else {
+          const std::string_view value = item.value();
+          ItemView copy = ItemView::Write(p, h, CasOf(here, item), item.client_flags(), item.key());
+          std::memcpy(copy.mutable_value(), value.data(), value.size());
+        }
+        segments_[to.segment].live_bytes += static_cast<uint32_t>(new_size);
         ++segments_[to.segment].live_items;
         segments_[id].live_bytes -= static_cast<uint32_t>(size);
         --segments_[id].live_items;
+        item_bytes_ += new_size - size;
         index_.SetLocation(pos, to);
         index_.SetFreq(pos, from == Queue::kSmall ? 0 : freq - 1);
         ++counters_.moved;
@@ -268,7 +280,7 @@ void Store::Impl::CleanVictim(size_t items, size_t bytes) {
     }
     if (options_.eviction_sink != nullptr) {
       options_.eviction_sink->Evicted(item.key(), item.value(), item.client_flags(), h.exptime,
-                                      h.cas);
+                                      CasOf(here, item));
     }
     if (from == Queue::kSmall) ghost_.Insert(hash);
     ++counters_.evictions;

@@ -48,13 +48,16 @@ Key::Key(std::string_view bytes) : bytes(bytes), hash(XXH3_64bits(bytes.data(), 
 
 // ---- ItemRef
 
-ItemRef::ItemRef(Segments* segments, uint32_t segment, char* item)
-    : segments_(segments), segment_(segment), item_(item) {
+ItemRef::ItemRef(Segments* segments, uint32_t segment, char* item, uint64_t cas)
+    : segments_(segments), segment_(segment), item_(item), cas_(cas) {
   segments_->Pin(segment_);
 }
 
 ItemRef::ItemRef(ItemRef&& o) noexcept
-    : segments_(o.segments_), segment_(o.segment_), item_(std::exchange(o.item_, nullptr)) {}
+    : segments_(o.segments_),
+      segment_(o.segment_),
+      item_(std::exchange(o.item_, nullptr)),
+      cas_(o.cas_) {}
 
 ItemRef& ItemRef::operator=(ItemRef&& o) noexcept {
   if (this != &o) {
@@ -62,6 +65,7 @@ ItemRef& ItemRef::operator=(ItemRef&& o) noexcept {
     segments_ = o.segments_;
     segment_ = o.segment_;
     item_ = std::exchange(o.item_, nullptr);
+    cas_ = o.cas_;
   }
   return *this;
 }
@@ -74,7 +78,6 @@ void ItemRef::Release() {
 std::string_view ItemRef::key() const { return ItemView(item_).key(); }
 std::string_view ItemRef::value() const { return ItemView(item_).value(); }
 uint32_t ItemRef::client_flags() const { return ItemView(item_).client_flags(); }
-uint64_t ItemRef::cas() const { return ItemView(item_).header().cas; }
 int64_t ItemRef::exptime() const { return ItemView(item_).header().exptime; }
 bool ItemRef::binary_key() const { return (ItemView(item_).header().bits & kItemBinaryKey) != 0; }
 
@@ -84,7 +87,7 @@ Store::Store(const Options& options) : impl_(std::make_unique<Impl>(options)) {}
 Store::~Store() = default;
 
 size_t Store::MaxValueSize(size_t key_length, uint32_t client_flags) const {
-  const size_t overhead = ItemSize(key_length, 0, client_flags);
+  const size_t overhead = LargestItemSize(key_length, 0, client_flags);
   return impl_->MaxItemSize() > overhead ? impl_->MaxItemSize() - overhead : 0;
 }
 
@@ -131,14 +134,16 @@ uint32_t Store::Impl::Deadline(int64_t exptime) const {
   return static_cast<uint32_t>(std::clamp<int64_t>(at, 1, UINT32_MAX));
 }
 
-uint64_t Store::Impl::NextCas() {
-  const uint64_t cas = next_cas_;
-  next_cas_ += options_.cas_stride;
-  return cas;
+uint64_t Store::Impl::CasOf(Location at, ItemView item) const {
+  if (const std::optional<uint64_t> cas = item.stored_cas()) return *cas;
+  // Where the version was first written: a log position no other version of any key ever had
+  // (segments_[id].base grows by a segment each time one is opened).
+  return options_.cas_first + options_.cas_stride * (segments_[at.segment].base + at.offset);
 }
 
 ItemRef Store::Impl::Pin(Location at) {
-  return ItemRef(&segments_, at.segment, segments_[at.segment].memory.data() + at.offset);
+  char* item = segments_[at.segment].memory.data() + at.offset;
+  return ItemRef(&segments_, at.segment, item, CasOf(at, ItemView(item)));
 }
 
 std::optional<Store::Impl::Entry> Store::Impl::Find(const Key& key) {
@@ -174,8 +179,11 @@ void Store::Impl::Forget(Segment& s, size_t size) {
 
 ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
   const size_t value_length = n.prefix.size() + n.body.size() + n.suffix.size() + n.pad;
-  const size_t size = ItemSize(n.key.size(), value_length, n.client_flags);
-  if (size > MaxItemSize() || !EnsureIndexRoom(n.hash)) return ItemRef();
+  const size_t size = ItemSize(n.key.size(), value_length, n.client_flags, n.cas.has_value());
+  if (LargestItemSize(n.key.size(), value_length, n.client_flags) > MaxItemSize() ||
+      !EnsureIndexRoom(n.hash)) {
+    return ItemRef();
+  }
   // A key the small queue evicted recently is coming back: S3-FIFO admits it to main.
   if (ghost_.Take(n.hash)) to_main = true;
   Location at;
@@ -183,12 +191,11 @@ ItemRef Store::Impl::Put(const NewItem& n, bool to_main) {
   if (p == nullptr) return ItemRef();
 
   ItemHeader h{};
-  h.cas = n.cas;
   h.exptime = n.exptime;
   h.atime = static_cast<uint32_t>(now_);
   h.value_length = static_cast<uint32_t>(value_length);
   h.bits = n.bits;
-  ItemView item = ItemView::Write(p, h, n.client_flags, n.key);
+  ItemView item = ItemView::Write(p, h, n.cas, n.client_flags, n.key);
   char* v = item.mutable_value();
   for (std::string_view part : {n.prefix, n.body, n.suffix}) {
     std::copy(part.begin(), part.end(), v);
@@ -226,7 +233,7 @@ ReadResult Store::Impl::Read(const Key& key, const ReadOptions& options) {
     n.key = key.bytes;
     n.hash = key.hash;
     n.exptime = Deadline(*options.vivify);
-    n.cas = options.new_cas ? *options.new_cas : NextCas();
+    n.cas = options.new_cas;
     // memcached counts the vivifying read as the item's first fetch.
     n.bits = kItemWon | kItemFetched;
     r.item = Put(n, /*to_main=*/false);
@@ -261,7 +268,7 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   std::optional<Entry> old = Find(key);
   const WriteMode mode = options.mode;
   const bool concat = mode == WriteMode::kAppend || mode == WriteMode::kPrepend;
-  if (ItemSize(key.bytes.size(), value.size(), client_flags) > MaxItemSize()) {
+  if (LargestItemSize(key.bytes.size(), value.size(), client_flags) > MaxItemSize()) {
     // memcached drops the old value of a set that is too large, so no stale value survives (a
     // cas, an add, a replace or a concatenation keeps it).
     if (old && mode == WriteMode::kSet && !options.compare_cas) Unlink(*old);
@@ -283,7 +290,7 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   if ((mode == WriteMode::kReplace || concat) && !old && !(concat && options.vivify)) return r;
   bool stale = false;
   if (old && options.compare_cas && mode != WriteMode::kAdd) {
-    const uint64_t current = old->item.header().cas;
+    const uint64_t current = CasOf(old->at, old->item);
     // ms I: an older CAS still stores a set, marked stale.
     stale = cas_semantics && options.invalidate && *options.compare_cas < current;
     if (*options.compare_cas != current && !stale) {
@@ -298,7 +305,7 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   n.body = value;
   n.client_flags = client_flags;
   n.exptime = Deadline(exptime);
-  n.cas = options.new_cas ? *options.new_cas : NextCas();
+  n.cas = options.new_cas;
   n.bits =
       static_cast<uint8_t>((stale ? kItemStale : 0) | (options.binary_key ? kItemBinaryKey : 0));
   ItemRef keep;  // pins the old value while the new version is written
@@ -322,8 +329,8 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   } else if (concat) {
     n.exptime = Deadline(*options.vivify);
   }
-  if (ItemSize(n.key.size(), n.prefix.size() + n.body.size() + n.suffix.size(), n.client_flags) >
-      MaxItemSize()) {
+  if (LargestItemSize(n.key.size(), n.prefix.size() + n.body.size() + n.suffix.size(),
+                      n.client_flags) > MaxItemSize()) {
     return r;  // append/prepend past the item size: memcached answers NOT_STORED
   }
   ItemRef stored = Put(n, to_main);
@@ -340,40 +347,36 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
 DeleteStatus Store::Impl::Delete(const Key& key, const DeleteOptions& options) {
   std::optional<Entry> e = Find(key);
   if (!e) return DeleteStatus::kNotFound;
-  ItemHeader h = e->item.header();
-  if (options.compare_cas && *options.compare_cas != h.cas) return DeleteStatus::kExists;
+  const ItemHeader h = e->item.header();
+  const uint64_t current = CasOf(e->at, e->item);
+  if (options.compare_cas && *options.compare_cas != current) return DeleteStatus::kExists;
   if (!options.invalidate && !options.drop_value) {
     Unlink(*e);
     return DeleteStatus::kDeleted;
   }
-  // md I gives the item a new CAS; md x alone keeps it (unless E names one).
-  const uint64_t cas = options.new_cas ? *options.new_cas : options.invalidate ? NextCas() : h.cas;
-  uint8_t bits = h.bits;
-  uint32_t exptime = h.exptime;
+  // md I and md x write a new version: md I keeps the value and gets a new CAS; md x alone
+  // drops the value and keeps the CAS (unless E names one).
+  NewItem n;
+  n.key = key.bytes;
+  n.hash = key.hash;
+  n.client_flags = e->item.client_flags();
+  n.exptime = h.exptime;
+  n.bits = h.bits;
+  n.cas = options.new_cas      ? options.new_cas
+          : options.invalidate ? std::nullopt
+                               : std::optional<uint64_t>(current);
   if (options.invalidate) {
     // Stale, and up for a new recache win.
-    bits = static_cast<uint8_t>((bits | kItemStale) & ~kItemWon);
-    if (options.touch) exptime = Deadline(*options.touch);
+    n.bits = static_cast<uint8_t>((n.bits | kItemStale) & ~kItemWon);
+    if (options.touch) n.exptime = Deadline(*options.touch);
   }
-  if (options.drop_value) {
-    NewItem n;
-    n.key = key.bytes;
-    n.hash = key.hash;
-    n.client_flags = e->item.client_flags();
-    n.exptime = exptime;
-    n.cas = cas;
-    n.bits = bits;
-    const bool to_main = segments_[e->at.segment].queue == Queue::kMain;
-    // Without memory for the tombstone version the item still goes: nothing stale remains.
-    if (!Put(n, to_main)) {
-      if (auto again = Find(key)) Unlink(*again);
-    }
-    return DeleteStatus::kDeleted;
+  ItemRef keep = Pin(e->at);  // the old value, while the new version is written
+  if (!options.drop_value) n.body = keep.value();
+  const bool to_main = segments_[e->at.segment].queue == Queue::kMain;
+  // Without memory for the new version the item still goes: nothing stale remains.
+  if (!Put(n, to_main)) {
+    if (auto again = Find(key)) Unlink(*again);
   }
-  h.cas = cas;
-  h.bits = bits;
-  h.exptime = exptime;
-  e->item.set_header(h);
   return DeleteStatus::kDeleted;
 }
 
@@ -393,7 +396,7 @@ ArithmeticResult Store::Impl::Arithmetic(const Key& key, const ArithmeticOptions
     n.exptime = Deadline(*options.vivify);
   } else {
     const ItemHeader h = e->item.header();
-    if (options.compare_cas && *options.compare_cas != h.cas) {
+    if (options.compare_cas && *options.compare_cas != CasOf(e->at, e->item)) {
       r.status = ArithmeticStatus::kExists;
       return r;
     }
@@ -419,7 +422,7 @@ ArithmeticResult Store::Impl::Arithmetic(const Key& key, const ArithmeticOptions
   n.body = std::string_view(digits, length);
   // memcached rewrites a shorter number in place, padded with spaces to the old length.
   if (keep && length < keep.value().size()) n.pad = keep.value().size() - length;
-  n.cas = options.new_cas ? *options.new_cas : NextCas();
+  n.cas = options.new_cas;
   r.item = Put(n, to_main);
   r.status = r.item ? ArithmeticStatus::kOk : ArithmeticStatus::kNoMemory;
   return r;

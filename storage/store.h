@@ -56,8 +56,8 @@ struct Key {
 
 // A pinned item: its key, value and client flags stay valid and unchanged until the ItemRef is
 // destroyed, even if the key is overwritten, deleted, flushed or evicted meanwhile, so a send can
-// point straight at them. Metadata may change under it (touch sets the exptime, md I the CAS):
-// read those at once if they matter. Must not outlive its Store.
+// point straight at them; so does its CAS. The exptime may change under it (touch sets it in
+// place): read it at once if it matters. Must not outlive its Store.
 class ItemRef {
  public:
   ItemRef() = default;
@@ -71,18 +71,19 @@ class ItemRef {
   std::string_view key() const;
   std::string_view value() const;
   uint32_t client_flags() const;
-  uint64_t cas() const;
+  uint64_t cas() const { return cas_; }
   int64_t exptime() const;  // absolute Unix seconds; 0 = never
   bool binary_key() const;  // stored with the meta b flag
 
  private:
   friend class Store;
-  ItemRef(Segments* segments, uint32_t segment, char* item);
+  ItemRef(Segments* segments, uint32_t segment, char* item, uint64_t cas);
   void Release();
 
   Segments* segments_ = nullptr;
   uint32_t segment_ = 0;
   char* item_ = nullptr;
+  uint64_t cas_ = 0;
 };
 
 // ---- Reads: get, gets, gat, gats, mg, me, touch.

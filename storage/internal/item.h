@@ -1,6 +1,11 @@
 // How an item lies in segment memory. Internal to the storage module.
 //
-//   [header: 21 bytes][client flags: 4 bytes, only when non-zero][key][value]
+//   [header: 13 bytes][CAS: 8 bytes, only when stored][client flags: 4 bytes, only when non-zero]
+//   [key][value]
+//
+// Most items store no CAS: a new version's CAS is derived from where it was first written (the
+// store's log position, unique for the store's lifetime: see Store::Impl::CasOf). An item that
+// moves (eviction copies hot items forward) or was given a CAS (meta E) stores it.
 //
 // Items are byte-packed (no alignment), so every field is read and written with memcpy.
 
@@ -10,20 +15,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 namespace spillway::storage {
 
 // Bits of ItemHeader::bits.
-inline constexpr uint8_t kItemHasFlags = 1;    // a 4-byte client flags field follows the header
+inline constexpr uint8_t kItemHasFlags = 1;    // a 4-byte client flags field follows
 inline constexpr uint8_t kItemStale = 2;       // invalidated (md I, ms I): served with X
 inline constexpr uint8_t kItemWon = 4;         // a client was handed the recache win (W)
 inline constexpr uint8_t kItemFetched = 8;     // read at least once since written (h)
 inline constexpr uint8_t kItemBinaryKey = 16;  // key arrived base64-encoded (meta b)
+inline constexpr uint8_t kItemHasCas = 32;     // an 8-byte CAS follows the header
 
 #pragma pack(push, 1)
 struct ItemHeader {
-  uint64_t cas;
   uint32_t exptime;            // absolute Unix seconds; 0 = never
   uint32_t atime;              // last access, Unix seconds
   uint32_t value_length : 24;  // an item fits in a segment, at most 16 MiB
@@ -31,10 +37,15 @@ struct ItemHeader {
   uint8_t bits;
 };
 #pragma pack(pop)
-static_assert(sizeof(ItemHeader) == 21);
+static_assert(sizeof(ItemHeader) == 13);
 
-inline constexpr size_t ItemSize(size_t key_length, size_t value_length, uint32_t flags) {
-  return sizeof(ItemHeader) + (flags != 0 ? 4 : 0) + key_length + value_length;
+inline constexpr size_t ItemSize(size_t key_length, size_t value_length, uint32_t flags,
+                                 bool has_cas) {
+  return sizeof(ItemHeader) + (has_cas ? 8 : 0) + (flags != 0 ? 4 : 0) + key_length + value_length;
+}
+// The size limits are checked as if every item stored its CAS, so that any item can be moved.
+inline constexpr size_t LargestItemSize(size_t key_length, size_t value_length, uint32_t flags) {
+  return ItemSize(key_length, value_length, flags, /*has_cas=*/true);
 }
 
 // A view of one item in segment memory. Cheap to copy; owns nothing.
@@ -47,13 +58,21 @@ class ItemView {
     std::memcpy(&h, at_, sizeof h);
     return h;
   }
+  // Only the metadata may change in place; not what decides the layout (bits kItemHasFlags and
+  // kItemHasCas, lengths).
   void set_header(const ItemHeader& h) { std::memcpy(at_, &h, sizeof h); }
 
+  std::optional<uint64_t> stored_cas() const {
+    if ((header().bits & kItemHasCas) == 0) return std::nullopt;
+    uint64_t cas;
+    std::memcpy(&cas, at_ + sizeof(ItemHeader), sizeof cas);
+    return cas;
+  }
   uint32_t client_flags() const {
     const ItemHeader h = header();
     if ((h.bits & kItemHasFlags) == 0) return 0;
     uint32_t flags;
-    std::memcpy(&flags, at_ + sizeof(ItemHeader), sizeof flags);
+    std::memcpy(&flags, at_ + sizeof(ItemHeader) + CasBytes(h), sizeof flags);
     return flags;
   }
   std::string_view key() const {
@@ -70,15 +89,22 @@ class ItemView {
   }
   char* data() const { return at_; }
 
-  // Writes the header, flags and key of an item at `at`; the caller writes the value bytes
-  // (mutable_value()), which lets append/prepend assemble them in place.
-  static ItemView Write(char* at, const ItemHeader& header, uint32_t flags, std::string_view key) {
+  // Writes the header, CAS, flags and key of an item at `at` (ItemSize bytes are reserved); the
+  // caller writes the value bytes (mutable_value()), which lets append/prepend assemble them in
+  // place.
+  static ItemView Write(char* at, const ItemHeader& header, std::optional<uint64_t> cas,
+                        uint32_t flags, std::string_view key) {
     ItemHeader h = header;
-    h.bits = static_cast<uint8_t>((h.bits & ~kItemHasFlags) | (flags != 0 ? kItemHasFlags : 0));
+    h.bits = static_cast<uint8_t>((h.bits & ~(kItemHasFlags | kItemHasCas)) |
+                                  (flags != 0 ? kItemHasFlags : 0) | (cas ? kItemHasCas : 0));
     h.key_length = static_cast<uint8_t>(key.size());
     ItemView item(at);
     item.set_header(h);
     char* p = at + sizeof(ItemHeader);
+    if (cas) {
+      std::memcpy(p, &*cas, sizeof(uint64_t));
+      p += sizeof(uint64_t);
+    }
     if (flags != 0) {
       std::memcpy(p, &flags, sizeof flags);
       p += sizeof flags;
@@ -92,8 +118,9 @@ class ItemView {
   }
 
  private:
+  static size_t CasBytes(const ItemHeader& h) { return (h.bits & kItemHasCas) != 0 ? 8 : 0; }
   static size_t KeyOffset(const ItemHeader& h) {
-    return sizeof(ItemHeader) + ((h.bits & kItemHasFlags) != 0 ? 4 : 0);
+    return sizeof(ItemHeader) + CasBytes(h) + ((h.bits & kItemHasFlags) != 0 ? 4 : 0);
   }
   char* at_;
 };

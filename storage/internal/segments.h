@@ -29,6 +29,7 @@ struct Segment {
   uint32_t refs = 0;        // ItemRefs pinning it
   Queue queue = Queue::kFree;
   uint32_t next = 0;  // the next (newer) segment of its queue; 0: none
+  uint64_t base = 0;  // the store's log position of its first byte, set when it is opened
 };
 
 class Segments {

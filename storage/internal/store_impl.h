@@ -50,7 +50,7 @@ class Store::Impl {
     size_t pad = 0;
     uint32_t client_flags = 0;
     uint32_t exptime = 0;
-    uint64_t cas = 0;
+    std::optional<uint64_t> cas;  // none: derived from where the version is written (CasOf)
     uint8_t bits = 0;
   };
 
@@ -64,7 +64,8 @@ class Store::Impl {
   ItemRef Put(const NewItem& item, bool to_main);
   uint32_t Deadline(int64_t exptime) const;
   bool Expired(const ItemHeader& h) const { return h.exptime != 0 && h.exptime <= now_; }
-  uint64_t NextCas();
+  // The CAS of the item at `at`: stored in the item, or derived from its location.
+  uint64_t CasOf(Location at, ItemView item) const;
   ItemRef Pin(Location at);
   ItemView ItemAt(Location at) { return ItemView(segments_[at.segment].memory.data() + at.offset); }
 
@@ -108,11 +109,11 @@ class Store::Impl {
   Moves victim_moves_ = Moves::kAllowed;
   int64_t now_ = 0;
   std::optional<int64_t> flush_deadline_;
-  uint64_t next_cas_;
   uint32_t open_small_ = 0;
   uint32_t open_main_ = 0;
   size_t small_target_ = 1;  // segments the small queue may hold before it is evicted first
   uint64_t item_bytes_ = 0;
+  uint64_t log_bytes_ = 0;  // bytes of every segment opened so far: see CasOf
   // Entries still in the index but in flushed segments: not items any more.
   uint64_t flushed_items_ = 0;
   uint64_t flushed_bytes_ = 0;

@@ -14,7 +14,8 @@ constexpr int64_t kNow = 1'700'000'000;
 // Regression (found in review): when every item had been read since its last move, each eviction
 // round moved a whole segment of items forward and freed nothing, so one write could copy the
 // entire main queue (233 ms for a 1 GiB store). Now only the first round of an allocation moves
-// items: a write copies at most one segment's worth.
+// items: a write copies at most one segment's worth, plus the share of the next victim that each
+// write looks at (16 items).
 TEST(StoreEviction, OneWriteMovesAtMostOneSegmentOfItems) {
   Options o;
   o.memory_limit_bytes = 16 << 20;
@@ -35,7 +36,7 @@ TEST(StoreEviction, OneWriteMovesAtMostOneSegmentOfItems) {
     const uint64_t moved = store.stats().moved;
     ASSERT_EQ(store.Write(Key("k" + std::to_string(i)), value, 0, 0, kNow).status,
               WriteStatus::kStored);
-    ASSERT_LE(store.stats().moved - moved, per_segment) << "write " << n;
+    ASSERT_LE(store.stats().moved - moved, per_segment + 16) << "write " << n;
   }
 }
 

@@ -38,6 +38,7 @@ namespace spillway::storage {
 namespace {
 
 constexpr int64_t kNow = 1'700'000'000;
+constexpr size_t kHeader = sizeof(ItemHeader);
 
 std::string Name(const char* prefix, int i) {
   char key[16];
@@ -52,17 +53,17 @@ TEST(SweepAfterSegmentReuse, NeverParsesAStaleOffset) {
   Store store(o);
   // Segments 1 and 2: 64 items of 1024 bytes each.
   for (int i = 0; i < 128; ++i) {
-    store.Write(Key(Name("f", i)), std::string(1024 - 22 - 7, 'f'), 0, 0, kNow);
+    store.Write(Key(Name("f", i)), std::string(1024 - kHeader - 7, 'f'), 0, 0, kNow);
   }
   // Segment 3: an item of 65336 bytes, then one of 200 (the segment is full).
-  store.Write(Key("big"), std::string(65336 - 22 - 3, 'x'), 0, 3600, kNow);
-  store.Write(Key("s1"), std::string(200 - 22 - 2, 'y'), 0, 3600, kNow);
+  store.Write(Key("big"), std::string(65336 - kHeader - 3, 'x'), 0, 3600, kNow);
+  store.Write(Key("s1"), std::string(200 - kHeader - 2, 'y'), 0, 3600, kNow);
   // The cursor stops in segment 3, at offset 65336.
   ASSERT_EQ(store.Sweep(kNow, 129), 129u);
   // Churn until segment 3 is evicted and refilled with 1024-byte items whose bytes at offset
   // 65336 read as an expired header with a 255-byte key: 81 bytes past the segment's end.
-  std::string value(1024 - 22 - 7, 'z');
-  const size_t fake_at = 65336 - 63 * 1024 - 22 - 7;
+  std::string value(1024 - kHeader - 7, 'z');
+  const size_t fake_at = 65336 - 63 * 1024 - kHeader - 7;
   ItemHeader fake{};
   fake.exptime = 1;
   fake.key_length = 255;
