@@ -53,5 +53,10 @@ int main(int argc, char** argv) {
   std::printf("%zu writes: worst %.1f ms, %zu over 1 ms; %lu items, %lu evictions\n", writes,
               worst_us / 1000, over_1ms, static_cast<unsigned long>(s.items),
               static_cast<unsigned long>(s.evictions));
+  // What the budget holds beyond the items' own bytes (header, key, value): index, ghost, free
+  // and partly filled segments, dead bytes.
+  std::printf("allocated %.1f MiB, items %.1f MiB: %.1f B per item beyond the items\n",
+              s.allocated_bytes / 1048576.0, s.item_bytes / 1048576.0,
+              static_cast<double>(s.allocated_bytes - s.item_bytes) / s.items);
   return 0;
 }
