@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "storage/internal/mapped.h"
 
@@ -37,6 +38,16 @@ class HashIndex {
   HashIndex() = default;
   // Maps zero-filled memory for at least `capacity` slots (all of its pages). Check valid().
   explicit HashIndex(size_t capacity);
+
+  // A moved-from table is empty and not valid.
+  HashIndex(HashIndex&& o) noexcept { *this = std::move(o); }
+  HashIndex& operator=(HashIndex&& o) noexcept {
+    memory_ = std::exchange(o.memory_, Mapped());
+    slots_ = std::exchange(o.slots_, nullptr);
+    capacity_ = std::exchange(o.capacity_, 0);
+    size_ = std::exchange(o.size_, 0);
+    return *this;
+  }
 
   bool valid() const { return slots_ != nullptr; }
   size_t capacity() const { return capacity_; }
