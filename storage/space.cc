@@ -16,7 +16,7 @@ constexpr size_t kMinSegmentSize = 4096;
 constexpr size_t kMinSegments = 8;
 // The index is split into one partition per this much budget (at most kMaxPartitions), so that
 // a partition rebuild moves a few thousand entries and its second table costs little.
-constexpr size_t kBudgetPerPartition = 2 << 20;
+constexpr size_t kBudgetPerPartition = 1 << 20;
 constexpr size_t kMaxPartitions = 4096;
 // A new partition table: one page.
 constexpr size_t kInitialPartitionSlots = Mapped::kPage / sizeof(uint64_t);
