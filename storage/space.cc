@@ -201,6 +201,14 @@ bool Store::Impl::StartVictim(Moves moves) {
     const size_t main = segments_.Count(Queue::kMain);
     if (small == 0 && main == 0) return false;
     from = small > 0 && (small > small_target_ || main == 0) ? Queue::kSmall : Queue::kMain;
+    // S3-FIFO leaves main alone while small is over its share, but main's segments gather dead
+    // bytes (overwritten and moved items) that only emptying them reclaims: a main segment
+    // that is mostly dead goes first, cheaply (few items to look at).
+    const Segment* oldest_main = main > 0 ? &segments_[segments_.Front(Queue::kMain)] : nullptr;
+    if (oldest_main != nullptr && oldest_main->live_bytes < oldest_main->used / 2 &&
+        segments_.Front(Queue::kMain) != open_main_) {
+      from = Queue::kMain;
+    }
   }
   // Out of its queue, but its items stay readable (and its queue tag says what they are) until
   // the victim reaches them.
