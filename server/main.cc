@@ -2,12 +2,51 @@
 
 #include <gflags/gflags.h>
 #include <glog/logging.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
+#include <string>
+#include <thread>
+
+#include "server/server.h"
 
 DEFINE_string(listen, "127.0.0.1", "Address to listen on; an operator opts in to exposure.");
-DEFINE_int32(port, 11211, "TCP port to listen on.");
+DEFINE_int32(port, 11211, "TCP port to listen on (0: any free port, see --ready_fd).");
+DEFINE_uint32(threads, 0, "Shards, one thread each (0: one per CPU).");
+DEFINE_bool(pin, false, "Pin each shard's thread to its own CPU.");
+DEFINE_string(io, "auto", "I/O backend: auto (io_uring, else epoll), uring or epoll.");
+DEFINE_uint64(memory_limit, 64, "Memory for items, in MiB, for the whole process (memcached -m).");
+DEFINE_uint64(max_connections, 1024, "Open connections allowed (memcached -c).");
+DEFINE_string(max_item_size, "1m", "Largest item: bytes, or with a k/m suffix (memcached -I).");
+DEFINE_uint64(idle_timeout, 0, "Close connections idle this many seconds (0: never).");
+DEFINE_bool(enable_shutdown, false, "Allow the shutdown command (memcached -A).");
 DEFINE_string(data_dir, "./data", "Directory of the spill tier and the warm-restart marker.");
+DEFINE_int32(ready_fd, -1, "Write the bound port and a newline to this fd once serving (tests).");
+
+namespace {
+
+spillway::server::Server* g_server = nullptr;
+
+void OnSignal(int) {
+  if (g_server != nullptr) g_server->Shutdown();
+}
+
+// "1m", "512k", "2048": bytes; 0 when malformed.
+size_t ParseSize(const std::string& text) {
+  if (text.empty()) return 0;
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0) return 0;
+  size_t value = std::stoull(text.substr(0, digits));
+  const std::string suffix = text.substr(digits);
+  if (suffix == "k" || suffix == "K") return value << 10;
+  if (suffix == "m" || suffix == "M") return value << 20;
+  return suffix.empty() ? value : 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   gflags::SetVersionString(SPILLWAY_VERSION);
@@ -16,10 +55,53 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
 
-  // The request path (shards, event loops, connections) is the server issue's work; until it
-  // lands, say so plainly instead of pretending to serve.
-  LOG(ERROR) << "spillway " << SPILLWAY_VERSION << ": would listen on " << FLAGS_listen << ":"
-             << FLAGS_port << " with data under " << FLAGS_data_dir
-             << ", but the server is not built yet (only the protocol and storage libraries are)";
-  return 1;
+  spillway::server::ServerOptions o;
+  o.listen = FLAGS_listen;
+  o.port = FLAGS_port;
+  o.threads =
+      FLAGS_threads != 0 ? FLAGS_threads : std::max(1u, std::thread::hardware_concurrency());
+  o.pin = FLAGS_pin;
+  o.io = FLAGS_io;
+  o.memory_limit_bytes = FLAGS_memory_limit << 20;
+  o.max_connections = FLAGS_max_connections;
+  o.max_item_size = ParseSize(FLAGS_max_item_size);
+  o.idle_timeout_seconds = static_cast<int64_t>(FLAGS_idle_timeout);
+  o.enable_shutdown = FLAGS_enable_shutdown;
+  // Clients read the version to decide what a server supports (libmemcached's memcapable treats
+  // "0.1.0" as a pre-1.3 memcached), so it leads with the memcached release whose protocol
+  // spillway speaks.
+  o.version = "1.6.18-spillway-" SPILLWAY_VERSION;
+  if (o.io != "auto" && o.io != "uring" && o.io != "epoll") {
+    LOG(ERROR) << "--io must be auto, uring or epoll, not " << o.io;
+    return 2;
+  }
+  if (o.max_item_size < 1024 || o.max_item_size > (16u << 20) - 4096) {
+    LOG(ERROR) << "--max_item_size must be between 1k and 16m minus 4k, not "
+               << FLAGS_max_item_size;
+    return 2;
+  }
+  if (o.memory_limit_bytes / o.threads < (1u << 20) ||
+      o.memory_limit_bytes / o.threads < 8 * o.max_item_size) {
+    LOG(ERROR) << "--memory_limit too small: each of the " << o.threads
+               << " shards needs at least 8 items of --max_item_size";
+    return 2;
+  }
+
+  spillway::server::Server server(o);
+  if (!server.Start()) return 1;
+  g_server = &server;
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  if (FLAGS_ready_fd >= 0) {
+    const std::string line = std::to_string(server.port()) + "\n";
+    [[maybe_unused]] const ssize_t n = write(FLAGS_ready_fd, line.data(), line.size());
+    close(FLAGS_ready_fd);
+  }
+  server.Wait();
+  g_server = nullptr;
+  LOG(INFO) << "spillway stopped";
+  return 0;
 }

@@ -1,0 +1,294 @@
+#include "server/connection.h"
+
+#include <glog/logging.h>
+
+#include <memory>
+#include <utility>
+
+#include "protocol/errors.h"
+#include "server/execute.h"
+#include "server/server.h"
+#include "server/shard.h"
+#include "storage/store.h"
+
+namespace spillway::server {
+namespace {
+
+using protocol::Command;
+using protocol::ParseStatus;
+using protocol::Request;
+
+constexpr std::string_view kCrlf = "\r\n";
+
+bool HasKey(Command c) {
+  switch (c) {
+    case Command::kSet:
+    case Command::kAdd:
+    case Command::kReplace:
+    case Command::kAppend:
+    case Command::kPrepend:
+    case Command::kCas:
+    case Command::kIncr:
+    case Command::kDecr:
+    case Command::kDelete:
+    case Command::kTouch:
+    case Command::kMetaGet:
+    case Command::kMetaSet:
+    case Command::kMetaDelete:
+    case Command::kMetaArithmetic:
+    case Command::kMetaDebug:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Runs a one-key request, given as its bytes, on `shard`: how another shard's key operation
+// executes on its owner. Values are copied (pins belong to the owner's thread).
+std::string RunRaw(Shard& shard, const std::string& raw) {
+  protocol::RequestParser parser(shard.server().parser_options());
+  const protocol::ParseResult r = parser.Parse(raw);
+  if (r.status != ParseStatus::kRequest) return "";  // re-parsing what parsed once cannot fail
+  const Request& request = r.request;
+  std::string_view key = request.key;
+  Reply reply(/*pin=*/false);
+  const KeyContext context{&shard.store(), shard.now(), &shard.counters()};
+  ExecuteKey(request, key, storage::Key(key).hash, context, &reply);
+  return reply.Flatten();
+}
+
+}  // namespace
+
+Connection::Connection(Shard* shard, ConnId id)
+    : shard_(shard),
+      id_(id),
+      parser_(shard->server().parser_options()),
+      last_active_(shard->now()) {}
+
+void Connection::Reject() {
+  Ready().Append(std::string(protocol::errors::kTooManyConnections) + "\r\n");
+  close_after_ = true;
+  Flush();
+}
+
+void Connection::OnReceive(std::string_view bytes) {
+  if (closed_ || close_after_) return;
+  last_active_ = shard_->now();
+  if (in_start_ > 0 && in_start_ == in_.size()) {
+    in_.clear();
+    in_start_ = 0;
+  }
+  in_.append(bytes);
+  Process();
+}
+
+bool Connection::OverCap() const {
+  return out_.size() > shard_->server().options().output_cap_bytes || slots_.size() > 64 * 1024;
+}
+
+void Connection::Process() {
+  while (!close_after_ && !closed_) {
+    if (OverCap()) {
+      // The client is not reading its answers: stop reading its requests until it does.
+      if (!paused_) shard_->loop().PauseReceive(id_);
+      paused_ = true;
+      break;
+    }
+    const std::string_view input(in_.data() + in_start_, in_.size() - in_start_);
+    const protocol::ParseResult r = parser_.Parse(input);
+    if (r.status == ParseStatus::kNeedMore) break;
+    if (r.status == ParseStatus::kRequest) Dispatch(r.request, input.substr(0, r.consumed));
+    if (r.status == ParseStatus::kError) {
+      const Request& request = r.request;
+      if (!r.error.empty() && !request.noreply) {
+        Reply& reply = Ready();
+        reply.Append(r.error);
+        reply.Append(kCrlf);
+      }
+      // memcached drops the stored value of a set (and ms) whose new value is too large, so no
+      // stale value survives.
+      if (r.error == protocol::errors::kTooLarge && !request.key.empty() &&
+          (request.command == Command::kSet || request.command == Command::kMetaSet)) {
+        Request del;
+        del.command = Command::kDelete;
+        del.key = request.key;
+        del.noreply = true;
+        KeyOp(del, request.key, "delete " + std::string(request.key) + " noreply\r\n",
+              /*discard=*/true);
+      }
+      if (r.close) close_after_ = true;
+    }
+    in_start_ += r.consumed;
+  }
+  if (in_start_ > 64 * 1024 && in_start_ * 2 > in_.size()) {
+    in_.erase(0, in_start_);
+    in_start_ = 0;
+  }
+  Flush();
+}
+
+Connection::Slot& Connection::NewSlot() {
+  slots_.emplace_back();
+  slots_.back().id = next_slot_++;
+  return slots_.back();
+}
+
+void Connection::Dispatch(const Request& request, std::string_view raw) {
+  Server& server = shard_->server();
+  switch (request.command) {
+    case Command::kGet:
+    case Command::kGets:
+    case Command::kGat:
+    case Command::kGats:
+      Retrieval(request);
+      return;
+    case Command::kMetaNoop:
+      Ready().Append("MN\r\n");
+      return;
+    case Command::kVersion:
+      Ready().Append("VERSION " + server.options().version + "\r\n");
+      return;
+    case Command::kVerbosity:
+      if (!request.noreply) Ready().Append("OK\r\n");
+      return;
+    case Command::kQuit:
+      close_after_ = true;
+      return;
+    case Command::kShutdown:
+      if (!server.options().enable_shutdown) {
+        Ready().Append(std::string(protocol::errors::kShutdownDisabled) + "\r\n");
+      } else if (!request.argument.empty() && request.argument != "graceful") {
+        Ready().Append(std::string(protocol::errors::kBadShutdownMode) + "\r\n");
+      } else {
+        server.Shutdown();
+        close_after_ = true;
+      }
+      return;
+    case Command::kFlushAll: {
+      const int64_t delay = request.exptime;
+      const bool quiet = request.noreply;
+      Broadcast(
+          [delay](Shard& s) {
+            s.store().FlushAll(s.now(), delay);
+            ++s.counters().cmd_flush;
+            return std::string();
+          },
+          [quiet](Reply& r) {
+            if (!quiet) r.Append("OK\r\n");
+          });
+      return;
+    }
+    case Command::kStats:
+      Stats(request.argument);
+      return;
+    default:
+      break;
+  }
+  if (HasKey(request.command)) {
+    KeyOp(request, request.key, raw);
+    return;
+  }
+  Ready().Append("ERROR\r\n");
+}
+
+void Connection::Retrieval(const Request& request) {
+  protocol::TokenIterator keys(request.keys);
+  std::string_view key;
+  const std::string_view command = protocol::CommandName(request.command);
+  const bool touch = request.command == Command::kGat || request.command == Command::kGats;
+  while (keys.Next(&key)) {
+    std::string raw(command);
+    raw.push_back(' ');
+    if (touch) raw.append(std::to_string(request.exptime)).push_back(' ');
+    raw.append(key);
+    raw.append(kCrlf);
+    KeyOp(request, key, raw);
+  }
+  Ready().Append("END\r\n");
+}
+
+void Connection::KeyOp(const Request& request, std::string_view key, std::string_view raw,
+                       bool discard) {
+  const uint64_t hash = storage::Key(key).hash;
+  const uint32_t owner = shard_->server().OwnerOf(hash);
+  Slot& slot = NewSlot();
+  slot.discard = discard;
+  if (owner == shard_->index()) {
+    const KeyContext context{&shard_->store(), shard_->now(), &shard_->counters()};
+    ExecuteKey(request, key, hash, context, &slot.reply);
+    return;
+  }
+  slot.pending = 1;
+  auto message = std::make_unique<Message>();
+  message->task = [raw = std::string(raw)](Shard& s) { return RunRaw(s, raw); };
+  message->conn = id_;
+  message->slot = slot.id;
+  shard_->Send(owner, std::move(message));
+}
+
+void Connection::Broadcast(const std::function<std::string(Shard&)>& task,
+                           std::function<void(Reply&)> finish) {
+  Slot& slot = NewSlot();
+  slot.finish = std::move(finish);
+  const uint32_t shards = shard_->server().shards();
+  slot.pending = static_cast<int>(shards);
+  const uint64_t id = slot.id;
+  for (uint32_t i = 0; i < shards; ++i) {
+    if (i == shard_->index()) continue;
+    auto message = std::make_unique<Message>();
+    message->task = task;
+    message->conn = id_;
+    message->slot = id;
+    shard_->Send(i, std::move(message));
+  }
+  // This shard's part runs now; Answer counts it and finishes the slot if it was the last.
+  Answer(id, task(*shard_));
+}
+
+void Connection::Answer(uint64_t slot_id, std::string_view bytes) {
+  if (slots_.empty() || slot_id < slots_.front().id) return;
+  Slot& slot = slots_[slot_id - slots_.front().id];
+  slot.reply.Append(bytes);
+  if (--slot.pending == 0 && slot.finish) slot.finish(slot.reply);
+  Flush();
+}
+
+void Connection::Flush() {
+  if (closed_) return;
+  while (!slots_.empty() && slots_.front().pending == 0) {
+    if (!slots_.front().discard) out_.Splice(std::move(slots_.front().reply));
+    slots_.pop_front();
+  }
+  if (!sending_ && !out_.empty()) {
+    const int n = out_.Gather(iov_, EventLoop::kMaxIov);
+    sending_ = true;
+    shard_->loop().Send(id_, iov_, n);
+    return;
+  }
+  if (!sending_ && out_.empty() && slots_.empty() && close_after_) CloseNow();
+}
+
+void Connection::OnSent(int64_t bytes) {
+  sending_ = false;
+  if (closed_) return;
+  if (bytes < 0) {
+    CloseNow();
+    return;
+  }
+  out_.Consume(static_cast<size_t>(bytes));
+  if (paused_ && !OverCap() && out_.size() <= shard_->server().options().output_cap_bytes / 2) {
+    paused_ = false;
+    shard_->loop().ResumeReceive(id_);
+    Process();  // what was buffered before the pause
+    return;
+  }
+  Flush();
+}
+
+void Connection::CloseNow() {
+  if (closed_) return;
+  closed_ = true;
+  shard_->loop().Close(id_);
+}
+
+}  // namespace spillway::server

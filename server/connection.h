@@ -1,0 +1,84 @@
+// One client connection, on its shard's thread: parses requests, runs each key operation on the
+// key's owner shard (inline when that is this shard), and writes the answers in request order,
+// whatever shard answered first.
+
+#ifndef SPILLWAY_SERVER_CONNECTION_H_
+#define SPILLWAY_SERVER_CONNECTION_H_
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "protocol/request_parser.h"
+#include "server/event_loop.h"
+#include "server/reply.h"
+
+namespace spillway::server {
+
+class Shard;
+
+class Connection {
+ public:
+  Connection(Shard* shard, ConnId id);
+
+  // Refuses the client: memcached's "too many connections" answer, then close.
+  void Reject();
+  void OnReceive(std::string_view bytes);
+  void OnSent(int64_t bytes);
+  // A part of slot `slot` came back from another shard.
+  void Answer(uint64_t slot, std::string_view bytes);
+  // Closes now, dropping whatever was pending (peer gone, idle, shutting down).
+  void CloseNow();
+
+  int64_t last_active() const { return last_active_; }
+  bool busy() const { return !slots_.empty() || !out_.empty(); }
+
+ private:
+  // Answers in request order: a slot is ready when every part has arrived.
+  struct Slot {
+    uint64_t id = 0;
+    Reply reply;
+    int pending = 0;
+    bool discard = false;                // answer nobody asked for (cleanup operations)
+    std::function<void(Reply&)> finish;  // runs once every part is in
+  };
+
+  void Process();
+  void Dispatch(const protocol::Request& request, std::string_view raw);
+  void Retrieval(const protocol::Request& request);
+  // One key's operation, inline or on its owner; `raw` is a request that says exactly it.
+  void KeyOp(const protocol::Request& request, std::string_view key, std::string_view raw,
+             bool discard = false);
+  // Runs `task` on every shard; `finish` writes the answer once all are done.
+  void Broadcast(const std::function<std::string(Shard&)>& task,
+                 std::function<void(Reply&)> finish);
+  // stats and its sub-forms (stats.cc).
+  void Stats(std::string_view argument);
+  Slot& NewSlot();
+  Reply& Ready() { return NewSlot().reply; }
+  void Flush();
+  bool OverCap() const;
+
+  Shard* shard_;
+  ConnId id_;
+  protocol::RequestParser parser_;
+  std::string in_;
+  size_t in_start_ = 0;
+  std::deque<Slot> slots_;
+  uint64_t next_slot_ = 0;
+  Reply out_;
+  iovec iov_[EventLoop::kMaxIov];
+  bool sending_ = false;
+  bool paused_ = false;
+  bool close_after_ = false;  // close once everything before is sent
+  bool closed_ = false;
+  int64_t last_active_ = 0;
+};
+
+}  // namespace spillway::server
+
+#endif  // SPILLWAY_SERVER_CONNECTION_H_

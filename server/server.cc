@@ -1,0 +1,132 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <glog/logging.h>
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "server/shard.h"
+
+namespace spillway::server {
+namespace {
+
+// A listening socket on address:port with SO_REUSEPORT, so that every shard has its own and the
+// kernel spreads new connections over them. -1 on failure (logged).
+int ListenOn(const std::string& address, int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
+    LOG(ERROR) << "--listen " << address << ": not an IPv4 address";
+    return -1;
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    PLOG(ERROR) << "socket";
+    return -1;
+  }
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 1024) != 0) {
+    PLOG(ERROR) << "cannot listen on " << address << ":" << port;
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int BoundPort(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options) : options_(options) {
+  parser_options_.max_item_size = options.max_item_size;
+  parser_options_.max_line_length = options.max_line_length;
+  shutdown_fd_ = eventfd(0, EFD_CLOEXEC);
+  PCHECK(shutdown_fd_ >= 0) << "eventfd";
+}
+
+Server::~Server() {
+  for (auto& shard : shards_) shard->Stop();
+  shards_.clear();
+  close(shutdown_fd_);
+}
+
+bool Server::Start() {
+  started_ = std::time(nullptr);
+  if (options_.threads == 0) options_.threads = 1;
+  storage::Options store;
+  store.memory_limit_bytes = options_.memory_limit_bytes / options_.threads;
+  // An item (header, key, value) fits in a segment: segments are at least the item size limit.
+  store.segment_size = 1 << 20;
+  while (store.segment_size < options_.max_item_size + 512) store.segment_size *= 2;
+  std::string why_not;
+  for (uint32_t i = 0; i < options_.threads; ++i) {
+    std::unique_ptr<EventLoop> loop;
+    // The loop's handler is the shard, made just after; a two-step start keeps the loop a
+    // member of the shard.
+    shards_.push_back(nullptr);
+    auto make = [&](LoopHandler* handler) -> std::unique_ptr<EventLoop> {
+      if (options_.io != "epoll") {
+        auto uring = MakeUringLoop(handler, &why_not);
+        if (uring) return uring;
+        if (options_.io == "uring") return nullptr;
+      }
+      return MakeEpollLoop(handler);
+    };
+    shards_[i] = std::make_unique<Shard>(this, i, make, store);
+    if (!shards_[i]->has_loop()) {
+      LOG(ERROR) << "--io=uring: io_uring is not usable here: " << why_not;
+      return false;
+    }
+  }
+  io_backend_ = std::string(shards_[0]->loop().name());
+  if (options_.io == "auto" && io_backend_ == "epoll") {
+    LOG(WARNING) << "io_uring not usable (" << why_not << "); running on epoll";
+  }
+  int port = options_.port;
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < shards_.size(); ++i) {
+    const int fd = ListenOn(options_.listen, port);
+    if (fd < 0) {
+      for (int f : fds) close(f);
+      return false;
+    }
+    if (i == 0) port = BoundPort(fd);  // --port 0: the others join the port the kernel chose
+    fds.push_back(fd);
+  }
+  port_ = port;
+  for (uint32_t i = 0; i < shards_.size(); ++i) shards_[i]->Start(fds[i]);
+  LOG(INFO) << "spillway " << options_.version << " listening on " << options_.listen << ":"
+            << port_ << ", " << shards_.size() << " shard(s) on " << io_backend_ << ", "
+            << (options_.memory_limit_bytes >> 20) << " MiB";
+  return true;
+}
+
+void Server::Wait() {
+  uint64_t value;
+  while (read(shutdown_fd_, &value, sizeof value) < 0 && errno == EINTR) {
+  }
+  for (auto& shard : shards_) shard->Stop();
+  for (auto& shard : shards_) shard->Join();
+}
+
+void Server::Shutdown() {
+  const uint64_t one = 1;
+  // Async-signal-safe: a write to an eventfd.
+  [[maybe_unused]] const ssize_t n = write(shutdown_fd_, &one, sizeof one);
+}
+
+}  // namespace spillway::server

@@ -1,0 +1,98 @@
+// One shard: a thread, its event loop, its store, its connections, and its links to the other
+// shards. A key belongs to the shard its hash picks (OwnerOf); a connection's request for another
+// shard's key travels there as a Message and its answer comes back the same way.
+
+#ifndef SPILLWAY_SERVER_SHARD_H_
+#define SPILLWAY_SERVER_SHARD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "server/counters.h"
+#include "server/event_loop.h"
+#include "server/spsc.h"
+#include "storage/store.h"
+
+namespace spillway::server {
+
+class Connection;
+class Server;
+
+// Travels between shards: a task to run on the target, or an answer for a connection.
+struct Message {
+  // Task: runs on the target shard; what it returns goes back to (origin, conn, slot).
+  std::function<std::string(class Shard&)> task;
+  // Answer: bytes for a connection's slot on the origin shard.
+  std::string answer;
+  uint32_t origin = 0;
+  ConnId conn = 0;
+  uint64_t slot = 0;
+};
+
+class Shard : public LoopHandler {
+ public:
+  // `make_loop` builds the shard's event loop with the shard as its handler (null: none).
+  Shard(Server* server, uint32_t index,
+        const std::function<std::unique_ptr<EventLoop>(LoopHandler*)>& make_loop,
+        const storage::Options& store_options);
+  ~Shard() override;
+
+  uint32_t index() const { return index_; }
+  storage::Store& store() { return store_; }
+  Counters& counters() { return counters_; }
+  Server& server() { return *server_; }
+  EventLoop& loop() { return *loop_; }
+  bool has_loop() const { return loop_ != nullptr; }
+  int64_t now() const { return now_; }
+
+  // Loop thread: queues a message for shard `target` (pushed, with one wake-up, at turn end).
+  void Send(uint32_t target, std::unique_ptr<Message> message);
+  // Starts the shard's thread, accepting on `listen_fd`.
+  void Start(int listen_fd);
+  void Join();
+  void Stop() { loop_->Stop(); }
+
+  uint64_t hops() const { return hops_; }
+
+  // LoopHandler.
+  void OnAccept(ConnId conn) override;
+  void OnReceive(ConnId conn, std::string_view bytes) override;
+  void OnHangup(ConnId conn, int error) override;
+  void OnSent(ConnId conn, int64_t bytes) override;
+  void OnClosed(ConnId conn) override;
+  void OnWake() override;
+  void OnTick() override;
+  void OnTurnEnd() override;
+
+ private:
+  void Deliver(std::unique_ptr<Message> message);
+
+  Server* server_;
+  uint32_t index_;
+  std::unique_ptr<EventLoop> loop_;
+  storage::Store store_;
+  Counters counters_;
+  int64_t now_ = 0;
+  std::thread thread_;
+  std::unordered_map<ConnId, std::unique_ptr<Connection>> connections_;
+  std::unordered_set<ConnId> accepted_;  // counted in curr_connections (not the rejected)
+  // Messages to each shard not yet pushed (the ring was full, or the turn has not ended).
+  std::vector<std::vector<Message*>> outbox_;
+  uint64_t hops_ = 0;
+  uint64_t ticks_ = 0;
+
+  friend class Server;
+  // inbox_[from]: the ring shard `from` pushes to.
+  std::vector<std::unique_ptr<SpscRing<Message>>> inbox_;
+};
+
+}  // namespace spillway::server
+
+#endif  // SPILLWAY_SERVER_SHARD_H_

@@ -1,0 +1,148 @@
+// The stats command and its sub-forms: memcached's field names and meanings, summed over the
+// shards, plus spillway's own (io backend, per-shard operations, cross-shard hops).
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/encoder.h"
+#include "server/connection.h"
+#include "server/server.h"
+#include "server/shard.h"
+
+namespace spillway::server {
+namespace {
+
+// What one shard contributes to `stats`.
+struct Snapshot {
+  Counters counters;
+  storage::StoreStats store;
+  uint64_t hops = 0;
+};
+
+class StatWriter {
+ public:
+  explicit StatWriter(Reply* out) : out_(out) {}
+  void Add(std::string_view name, std::string_view value) {
+    out_->Append("STAT ");
+    out_->Append(name);
+    out_->Append(" ");
+    out_->Append(value);
+    out_->Append("\r\n");
+  }
+  void Add(std::string_view name, uint64_t value) { Add(name, std::to_string(value)); }
+  void AddSigned(std::string_view name, int64_t value) { Add(name, std::to_string(value)); }
+
+ private:
+  Reply* out_;
+};
+
+std::string Seconds(const timeval& tv) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(tv.tv_sec),
+                static_cast<long>(tv.tv_usec));
+  return buf;
+}
+
+void General(Server& server, const std::vector<Snapshot>& shards, Reply* out) {
+  StatWriter w(out);
+  const int64_t now = std::time(nullptr);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  Counters total;
+  uint64_t items = 0, bytes = 0, evictions = 0, reclaimed = 0, hops = 0;
+  for (const Snapshot& s : shards) {
+    total += s.counters;
+    items += s.store.items;
+    bytes += s.store.item_bytes;
+    evictions += s.store.evictions;
+    reclaimed += s.store.reclaimed;
+    hops += s.hops;
+  }
+  w.Add("pid", static_cast<uint64_t>(getpid()));
+  w.AddSigned("uptime", now - server.started());
+  w.AddSigned("time", now);
+  w.Add("version", server.options().version);
+  w.Add("pointer_size", uint64_t{64});
+  w.Add("rusage_user", Seconds(usage.ru_utime));
+  w.Add("rusage_system", Seconds(usage.ru_stime));
+  w.Add("max_connections", server.options().max_connections);
+  w.Add("curr_connections", server.curr_connections.load());
+  w.Add("total_connections", server.total_connections.load());
+  w.Add("rejected_connections", server.rejected_connections.load());
+#define SPILLWAY_STAT_COUNTER(name) w.Add(#name, total.name);
+  SPILLWAY_COUNTERS(SPILLWAY_STAT_COUNTER)
+#undef SPILLWAY_STAT_COUNTER
+  w.Add("limit_maxbytes", server.options().memory_limit_bytes);
+  w.Add("threads", uint64_t{server.shards()});
+  w.Add("bytes", bytes);
+  w.Add("curr_items", items);
+  w.Add("evictions", evictions);
+  w.Add("reclaimed", reclaimed);
+  // spillway's own.
+  w.Add("io_backend", server.io_backend());
+  w.Add("cross_shard_hops", hops);
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const Counters& c = shards[i].counters;
+    w.Add("shard_" + std::to_string(i) + "_ops", c.cmd_get + c.cmd_set + c.cmd_touch);
+    w.Add("shard_" + std::to_string(i) + "_items", shards[i].store.items);
+  }
+}
+
+void Settings(Server& server, Reply* out) {
+  StatWriter w(out);
+  const ServerOptions& o = server.options();
+  w.Add("maxbytes", o.memory_limit_bytes);
+  w.Add("maxconns", o.max_connections);
+  w.Add("tcpport", static_cast<uint64_t>(server.port()));
+  w.Add("inter", o.listen);
+  w.Add("evictions", "on");
+  w.Add("num_threads", uint64_t{server.shards()});
+  w.Add("cas_enabled", "yes");
+  w.Add("item_size_max", o.max_item_size);
+  w.Add("idle_timeout", static_cast<uint64_t>(o.idle_timeout_seconds));
+  w.Add("shutdown_command", o.enable_shutdown ? "yes" : "no");
+  w.Add("io_backend", server.io_backend());
+}
+
+}  // namespace
+
+void Connection::Stats(std::string_view argument) {
+  Server& server = shard_->server();
+  if (argument.empty()) {
+    auto gathered = std::make_shared<std::vector<Snapshot>>(server.shards());
+    Broadcast(
+        [gathered](Shard& s) {
+          // Each shard writes only its own element, on its own thread.
+          (*gathered)[s.index()] = Snapshot{s.counters(), s.store().stats(), s.hops()};
+          return std::string();
+        },
+        [gathered, &server](Reply& r) {
+          General(server, *gathered, &r);
+          r.Append("END\r\n");
+        });
+    return;
+  }
+  if (argument == "settings") {
+    Reply& r = Ready();
+    Settings(server, &r);
+    r.Append("END\r\n");
+    return;
+  }
+  if (argument == "reset") {
+    Broadcast(
+        [](Shard& s) {
+          s.counters() = Counters();
+          return std::string();
+        },
+        [](Reply& r) { r.Append("RESET\r\n"); });
+    return;
+  }
+  // memcached 1.6.18 answers a stats group it does not have with ERROR.
+  Ready().Append("ERROR\r\n");
+}
+
+}  // namespace spillway::server
