@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -46,9 +47,22 @@ size_t ParseSize(const std::string& text) {
   return suffix.empty() ? value : 0;
 }
 
+// memcached's users write --memory-limit; gflags knows --memory_limit. Flag names take either.
+void DashesToUnderscores(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (std::strncmp(arg, "--", 2) != 0) continue;
+    if (arg[2] == '\0') break;  // "--": the rest are not flags
+    for (char* p = arg + 2; *p != '\0' && *p != '='; ++p) {
+      if (*p == '-') *p = '_';
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  DashesToUnderscores(argc, argv);
   gflags::SetVersionString(SPILLWAY_VERSION);
   gflags::SetUsageMessage("spillway: a memcached-compatible cache server");
   gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
