@@ -69,9 +69,8 @@ bool Server::Start() {
   if (options_.threads == 0) options_.threads = 1;
   storage::Options store;
   store.memory_limit_bytes = options_.memory_limit_bytes / options_.threads;
-  // An item (header, key, value) fits in a segment: segments are at least the item size limit.
-  store.segment_size = 1 << 20;
-  while (store.segment_size < options_.max_item_size + 512) store.segment_size *= 2;
+  // The largest item (header, key and value, as memcached's -I counts it) is one segment.
+  store.segment_size = (options_.max_item_size + 4095) / 4096 * 4096;
   std::string why_not;
   for (uint32_t i = 0; i < options_.threads; ++i) {
     std::unique_ptr<EventLoop> loop;

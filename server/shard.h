@@ -60,6 +60,10 @@ class Shard : public LoopHandler {
   void Stop() { loop_->Stop(); }
 
   uint64_t hops() const { return hops_; }
+  template <typename F>
+  void ForEachConnection(F&& f) const {
+    for (const auto& [id, c] : connections_) f(id, *c);
+  }
 
   // LoopHandler.
   void OnAccept(ConnId conn) override;

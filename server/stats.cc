@@ -141,6 +141,69 @@ void Connection::Stats(std::string_view argument) {
         [](Reply& r) { r.Append("RESET\r\n"); });
     return;
   }
+  if (argument == "items" || argument == "slabs") {
+    // No slab classes here: one class (1) holds every item, and "slabs" shows the segments.
+    const bool items = argument == "items";
+    auto gathered = std::make_shared<std::vector<storage::StoreStats>>(server.shards());
+    Broadcast(
+        [gathered](Shard& s) {
+          (*gathered)[s.index()] = s.store().stats();
+          return std::string();
+        },
+        [gathered, items](Reply& r) {
+          storage::StoreStats t;
+          for (const storage::StoreStats& s : *gathered) {
+            t.items += s.items;
+            t.item_bytes += s.item_bytes;
+            t.allocated_bytes += s.allocated_bytes;
+            t.limit_bytes += s.limit_bytes;
+            t.segments += s.segments;
+            t.segment_size = s.segment_size;
+            t.evictions += s.evictions;
+            t.expired_unfetched += s.expired_unfetched;
+            t.reclaimed += s.reclaimed;
+            t.moved += s.moved;
+            t.index_capacity += s.index_capacity;
+          }
+          StatWriter w(&r);
+          if (items) {
+            w.Add("items:1:number", t.items);
+            w.Add("items:1:evicted", t.evictions);
+            w.Add("items:1:reclaimed", t.reclaimed);
+            w.Add("items:1:expired_unfetched", t.expired_unfetched);
+            w.Add("items:1:moved_to_main", t.moved);
+          } else {
+            w.Add("1:chunk_size", t.segment_size);
+            w.Add("1:total_pages", t.segments);
+            w.Add("1:used_chunks", t.items);
+            w.Add("1:mem_requested", t.item_bytes);
+            w.Add("active_slabs", uint64_t{1});
+            w.Add("total_malloced", t.allocated_bytes);
+            w.Add("segment_size", t.segment_size);
+            w.Add("segments", t.segments);
+            w.Add("index_slots", t.index_capacity);
+            w.Add("limit_bytes", t.limit_bytes);
+          }
+          r.Append("END\r\n");
+        });
+    return;
+  }
+  if (argument == "conns") {
+    Broadcast(
+        [](Shard& s) {
+          std::string lines;
+          s.ForEachConnection([&](ConnId id, const Connection& c) {
+            const std::string prefix = "STAT " + std::to_string(id) + ":";
+            lines += prefix + "shard " + std::to_string(s.index()) + "\r\n";
+            lines += prefix + "state " + (c.busy() ? "conn_mwrite" : "conn_parse_cmd") + "\r\n";
+            lines += prefix + "secs_since_last_cmd " + std::to_string(s.now() - c.last_active()) +
+                     "\r\n";
+          });
+          return lines;
+        },
+        [](Reply& r) { r.Append("END\r\n"); });
+    return;
+  }
   // memcached 1.6.18 answers a stats group it does not have with ERROR.
   Ready().Append("ERROR\r\n");
 }
