@@ -74,6 +74,7 @@ void Connection::Reject() {
 void Connection::OnReceive(std::string_view bytes) {
   if (closed_ || close_after_) return;
   last_active_ = shard_->now();
+  received_ = true;
   if (in_start_ > 0 && in_start_ == in_.size()) {
     in_.clear();
     in_start_ = 0;

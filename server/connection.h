@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "protocol/request_parser.h"
 #include "server/event_loop.h"
@@ -36,6 +37,9 @@ class Connection {
 
   int64_t last_active() const { return last_active_; }
   bool busy() const { return !slots_.empty() || !out_.empty(); }
+  // True when nothing arrived since the last call (shutdown closes connections that are quiet
+  // for a whole tick and owe nothing).
+  bool QuietSinceLastAsked() { return !std::exchange(received_, false); }
 
  private:
   // Answers in request order: a slot is ready when every part has arrived.
@@ -77,6 +81,7 @@ class Connection {
   bool close_after_ = false;  // close once everything before is sent
   bool closed_ = false;
   int64_t last_active_ = 0;
+  bool received_ = false;
 };
 
 }  // namespace spillway::server

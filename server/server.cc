@@ -118,7 +118,9 @@ void Server::Wait() {
   uint64_t value;
   while (read(shutdown_fd_, &value, sizeof value) < 0 && errno == EINTR) {
   }
-  for (auto& shard : shards_) shard->Stop();
+  // Graceful: every shard finishes what its clients asked for (5 s at most), then stops.
+  LOG(INFO) << "shutting down: finishing in-flight requests";
+  for (auto& shard : shards_) shard->Drain(/*deadline_seconds=*/5);
   for (auto& shard : shards_) shard->Join();
 }
 

@@ -99,11 +99,33 @@ void Shard::OnTurnEnd() {
   if (left) loop_->Wake();
 }
 
+void Shard::Drain(int64_t deadline_seconds) {
+  drain_deadline_.store(std::time(nullptr) + deadline_seconds);
+  loop_->Wake();
+}
+
+void Shard::DrainStep() {
+  if (drain_deadline_.load(std::memory_order_relaxed) == 0) return;
+  std::vector<Connection*> done;
+  for (auto& [id, c] : connections_) {
+    // Owes nothing and sent nothing for a tick: whatever it asked for has been answered.
+    if (c->QuietSinceLastAsked() && !c->busy()) done.push_back(c.get());
+  }
+  for (Connection* c : done) c->CloseNow();
+  // Every shard keeps running until no shard has a client left: a connection on another shard
+  // may still be waiting for this one's answers.
+  if ((connections_.empty() && server_->curr_connections.load() == 0) ||
+      now_ >= drain_deadline_.load()) {
+    loop_->Stop();
+  }
+}
+
 void Shard::OnWake() {
   now_ = std::time(nullptr);
   for (auto& ring : inbox_) {
     while (Message* m = ring->Pop()) Deliver(std::unique_ptr<Message>(m));
   }
+  DrainStep();
 }
 
 void Shard::Deliver(std::unique_ptr<Message> message) {
@@ -120,6 +142,10 @@ void Shard::Deliver(std::unique_ptr<Message> message) {
 }
 
 void Shard::OnAccept(ConnId conn) {
+  if (drain_deadline_.load(std::memory_order_relaxed) != 0) {
+    loop_->Close(conn);  // shutting down: no new clients
+    return;
+  }
   auto c = std::make_unique<Connection>(this, conn);
   Connection* raw = c.get();
   connections_.emplace(conn, std::move(c));
@@ -156,6 +182,7 @@ void Shard::OnClosed(ConnId conn) {
 
 void Shard::OnTick() {
   now_ = std::time(nullptr);
+  DrainStep();
   store_.Sweep(now_, kSweepItemsPerTick);
   const int64_t idle = server_->options().idle_timeout_seconds;
   // Idle connections: looked at once a second.

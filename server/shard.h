@@ -58,6 +58,9 @@ class Shard : public LoopHandler {
   void Start(int listen_fd);
   void Join();
   void Stop() { loop_->Stop(); }
+  // Any thread: stop taking connections, finish what the open ones asked for (answers sent),
+  // then stop the loop; by `deadline_seconds` at the latest.
+  void Drain(int64_t deadline_seconds);
 
   uint64_t hops() const { return hops_; }
   template <typename F>
@@ -89,6 +92,8 @@ class Shard : public LoopHandler {
   std::unordered_set<ConnId> accepted_;  // counted in curr_connections (not the rejected)
   // Messages to each shard not yet pushed (the ring was full, or the turn has not ended).
   std::vector<std::vector<Message*>> outbox_;
+  std::atomic<int64_t> drain_deadline_{0};  // 0: serving
+  void DrainStep();
   uint64_t hops_ = 0;
   uint64_t ticks_ = 0;
 

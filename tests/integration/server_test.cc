@@ -2,6 +2,7 @@
 // several (so that keys cross shards).
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <string>
 #include <vector>
@@ -157,7 +158,21 @@ TEST_P(ServerTest, ExtraConnectionsAreRefusedWithMemcachedsError) {
   EXPECT_EQ(a.Call("mn\r\n"), "MN\r\n");
 }
 
-TEST_P(ServerTest, SigtermStopsCleanly) { EXPECT_EQ(server_->Stop(), 0); }
+TEST_P(ServerTest, SigtermFinishesWhatClientsAlreadySent) {
+  Client c(server_->port());
+  std::string batch;
+  std::string want;
+  for (int i = 0; i < 3000; ++i) {
+    batch += "set " + Key(i) + " 0 0 4\r\nabcd\r\nget " + Key(i) + "\r\n";
+    want += "STORED\r\nVALUE " + Key(i) + " 0 4\r\nabcd\r\nEND\r\n";
+  }
+  ASSERT_TRUE(c.Send(batch));
+  ASSERT_EQ(c.Read(8), "STORED\r\n");  // the server is working on it
+  kill(server_->pid(), SIGTERM);
+  EXPECT_EQ(c.Read(want.size() - 8), want.substr(8));
+  EXPECT_TRUE(c.Closed());
+  EXPECT_EQ(server_->Stop(), 0);
+}
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServerTest,
                          ::testing::Values(Setup{"epoll", 1}, Setup{"epoll", 2}, Setup{"uring", 1},
