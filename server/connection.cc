@@ -75,6 +75,7 @@ void Connection::OnReceive(std::string_view bytes) {
   if (closed_ || close_after_) return;
   last_active_ = shard_->now();
   received_ = true;
+  shard_->counters().bytes_read += bytes.size();
   if (in_start_ > 0 && in_start_ == in_.size()) {
     in_.clear();
     in_start_ = 0;
@@ -277,6 +278,7 @@ void Connection::OnSent(int64_t bytes) {
     return;
   }
   out_.Consume(static_cast<size_t>(bytes));
+  shard_->counters().bytes_written += static_cast<uint64_t>(bytes);
   if (paused_ && !OverCap() && out_.size() <= shard_->server().options().output_cap_bytes / 2) {
     paused_ = false;
     shard_->loop().ResumeReceive(id_);

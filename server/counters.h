@@ -31,7 +31,10 @@ namespace spillway::server {
   X(touch_hits)                                           \
   X(touch_misses)                                         \
   X(store_too_large)                                      \
-  X(store_no_memory)
+  X(store_no_memory)                                      \
+  X(total_items)   /* items stored */                     \
+  X(bytes_read)    /* from clients */                     \
+  X(bytes_written) /* to clients */
 
 struct Counters {
 #define SPILLWAY_COUNTER_FIELD(name) uint64_t name = 0;

@@ -80,6 +80,7 @@ std::string_view Store(const Request& r, const Key& key, const KeyContext& ctx) 
   switch (w.status) {
     case storage::WriteStatus::kStored:
       if (cas) ++n.cas_hits;
+      ++n.total_items;
       return "STORED";
     case storage::WriteStatus::kExists:
       if (cas) ++n.cas_badval;

@@ -178,6 +178,7 @@ void MetaSet(const Request& r, const Key& key, const KeyContext& ctx, Reply* out
   switch (w.status) {
     case storage::WriteStatus::kStored:
       if (cas) ++n.cas_hits;
+      ++n.total_items;
       type = ResponseType::kMetaHeader;
       break;
     case storage::WriteStatus::kExists:
