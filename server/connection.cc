@@ -85,7 +85,20 @@ void Connection::OnReceive(std::string_view bytes) {
 }
 
 bool Connection::OverCap() const {
-  return out_.size() > shard_->server().options().output_cap_bytes || slots_.size() > 64 * 1024;
+  // Answers owed: those being sent, those ready behind a slot still waiting, and those other
+  // shards are still working on (each may be a large value).
+  return out_.size() + queued_bytes_ > shard_->server().options().output_cap_bytes ||
+         slots_.size() > kMaxSlots || remote_pending_ > kMaxRemotePending;
+}
+
+void Connection::MaybeResume() {
+  if (!paused_ || closed_ || OverCap() ||
+      out_.size() + queued_bytes_ > shard_->server().options().output_cap_bytes / 2) {
+    return;
+  }
+  paused_ = false;
+  shard_->loop().ResumeReceive(id_);
+  Process();  // what was buffered before the pause
 }
 
 void Connection::Process() {
@@ -218,9 +231,12 @@ void Connection::KeyOp(const Request& request, std::string_view key, std::string
   if (owner == shard_->index()) {
     const KeyContext context{&shard_->store(), shard_->now(), &shard_->counters()};
     ExecuteKey(request, key, hash, context, &slot.reply);
+    Count(slot, slot.reply.size());
     return;
   }
   slot.pending = 1;
+  slot.remote = true;
+  ++remote_pending_;
   auto message = std::make_unique<Message>();
   message->task = [raw = std::string(raw)](Shard& s) { return RunRaw(s, raw); };
   message->conn = id_;
@@ -251,13 +267,21 @@ void Connection::Answer(uint64_t slot_id, std::string_view bytes) {
   if (slots_.empty() || slot_id < slots_.front().id) return;
   Slot& slot = slots_[slot_id - slots_.front().id];
   slot.reply.Append(bytes);
-  if (--slot.pending == 0 && slot.finish) slot.finish(slot.reply);
+  Count(slot, bytes.size());
+  if (slot.remote) --remote_pending_;
+  if (--slot.pending == 0 && slot.finish) {
+    const size_t before = slot.reply.size();
+    slot.finish(slot.reply);
+    Count(slot, slot.reply.size() - before);
+  }
   Flush();
+  MaybeResume();
 }
 
 void Connection::Flush() {
   if (closed_) return;
   while (!slots_.empty() && slots_.front().pending == 0) {
+    queued_bytes_ -= slots_.front().counted;
     if (!slots_.front().discard) out_.Splice(std::move(slots_.front().reply));
     slots_.pop_front();
   }
@@ -279,13 +303,8 @@ void Connection::OnSent(int64_t bytes) {
   }
   out_.Consume(static_cast<size_t>(bytes));
   shard_->counters().bytes_written += static_cast<uint64_t>(bytes);
-  if (paused_ && !OverCap() && out_.size() <= shard_->server().options().output_cap_bytes / 2) {
-    paused_ = false;
-    shard_->loop().ResumeReceive(id_);
-    Process();  // what was buffered before the pause
-    return;
-  }
   Flush();
+  MaybeResume();
 }
 
 void Connection::CloseNow() {

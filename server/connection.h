@@ -48,6 +48,8 @@ class Connection {
     Reply reply;
     int pending = 0;
     bool discard = false;                // answer nobody asked for (cleanup operations)
+    bool remote = false;                 // a key operation on another shard
+    size_t counted = 0;                  // bytes of it in queued_bytes_
     std::function<void(Reply&)> finish;  // runs once every part is in
   };
 
@@ -65,7 +67,16 @@ class Connection {
   Slot& NewSlot();
   Reply& Ready() { return NewSlot().reply; }
   void Flush();
+  // Unsent answers (or answers other shards still owe) past the caps: stop reading the client.
+  static constexpr size_t kMaxSlots = 64 * 1024;
+  static constexpr size_t kMaxRemotePending = 64;
   bool OverCap() const;
+  // Resumes reading once the client has taken half of what it was owed.
+  void MaybeResume();
+  void Count(Slot& slot, size_t bytes) {
+    slot.counted += bytes;
+    queued_bytes_ += bytes;
+  }
 
   Shard* shard_;
   ConnId id_;
@@ -74,6 +85,8 @@ class Connection {
   size_t in_start_ = 0;
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 0;
+  size_t queued_bytes_ = 0;    // answers ready in slots, not yet in out_
+  size_t remote_pending_ = 0;  // key operations other shards have not answered yet
   Reply out_;
   iovec iov_[EventLoop::kMaxIov];
   bool sending_ = false;

@@ -189,7 +189,8 @@ void Shard::OnTick() {
   if (idle > 0 && ++ticks_ % 100 == 0) {
     std::vector<Connection*> expired;
     for (auto& [id, c] : connections_) {
-      if (!c->busy() && now_ - c->last_active() >= idle) expired.push_back(c.get());
+      // Strictly longer than the timeout, as memcached checks (times are whole seconds).
+      if (!c->busy() && now_ - c->last_active() > idle) expired.push_back(c.get());
     }
     for (Connection* c : expired) c->CloseNow();
   }
