@@ -1,5 +1,6 @@
 #include "server/reply.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace spillway::server {
@@ -7,17 +8,22 @@ namespace {
 constexpr std::string_view kCrlf = "\r\n";
 }  // namespace
 
+Reply::Piece& Reply::NewPiece() {
+  // Only the last piece ever grows, so the others' sizes can be kept as a running sum.
+  if (!pieces_.empty()) sealed_ += pieces_.back().size() - pieces_.back().sent;
+  return pieces_.emplace_back();
+}
+
 std::string& Reply::Text() {
-  if (pieces_.empty() || pieces_.back().item) pieces_.emplace_back();
+  if (pieces_.empty() || pieces_.back().item) NewPiece();
   return pieces_.back().text;
 }
 
 void Reply::Append(std::string_view text) { Text().append(text); }
 
 size_t Reply::size() const {
-  size_t n = 0;
-  for (const Piece& p : pieces_) n += p.size() - p.sent;
-  return n;
+  if (pieces_.empty()) return 0;
+  return sealed_ + pieces_.back().size() - pieces_.back().sent;
 }
 
 void Reply::AppendValue(storage::ItemRef item) {
@@ -28,13 +34,13 @@ void Reply::AppendValue(storage::ItemRef item) {
     t.append(kCrlf);
     return;
   }
-  pieces_.emplace_back();
-  pieces_.back().item = std::move(item);
+  NewPiece().item = std::move(item);
 }
 
 void Reply::Splice(Reply&& other) {
-  for (Piece& p : other.pieces_) pieces_.push_back(std::move(p));
+  for (Piece& p : other.pieces_) NewPiece() = std::move(p);
   other.pieces_.clear();
+  other.sealed_ = 0;
 }
 
 int Reply::Gather(iovec* iov, int max) const {
@@ -61,15 +67,20 @@ int Reply::Gather(iovec* iov, int max) const {
 void Reply::Consume(size_t bytes) {
   while (bytes > 0) {
     Piece& p = pieces_.front();
+    const bool last = pieces_.size() == 1;
     const size_t left = p.size() - p.sent;
-    if (bytes < left) {
-      p.sent += bytes;
-      return;
-    }
-    bytes -= left;
+    const size_t take = std::min(bytes, left);
+    p.sent += take;
+    bytes -= take;
+    if (!last) sealed_ -= take;
+    if (take < left) return;
     pieces_.pop_front();
   }
-  while (!pieces_.empty() && pieces_.front().size() == pieces_.front().sent) pieces_.pop_front();
+  while (!pieces_.empty() && pieces_.front().size() == pieces_.front().sent) {
+    // An empty front piece (nothing unsent in it): drop it, keeping the running sum right.
+    pieces_.pop_front();
+  }
+  if (pieces_.size() <= 1) sealed_ = 0;
 }
 
 std::string Reply::Flatten() const {

@@ -36,7 +36,7 @@ class Reply {
   void Splice(Reply&& other);
 
   bool empty() const { return size() == 0; }
-  size_t size() const;  // bytes still to send
+  size_t size() const;  // bytes still to send; O(1)
   // iovecs for the bytes at the front, at most `max`; returns how many were filled.
   int Gather(iovec* iov, int max) const;
   // The first `bytes` were sent.
@@ -52,9 +52,11 @@ class Reply {
     size_t size() const { return item ? item.value().size() + 2 : text.size(); }
   };
   std::string& Text();
+  Piece& NewPiece();
 
   bool pin_;
   std::deque<Piece> pieces_;
+  size_t sealed_ = 0;  // unsent bytes of every piece but the last
 };
 
 }  // namespace spillway::server
