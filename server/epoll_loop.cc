@@ -88,6 +88,9 @@ class EpollLoop final : public EventLoop {
     TrySend(id, *c);
   }
 
+  // Zero copy is io_uring's (SENDMSG_ZC); a reactor's own sendmsg copies.
+  void SetZeroCopyThreshold(size_t) override {}
+
   void PauseReceive(ConnId id) override {
     if (Conn* c = conns_.Find(id)) c->paused = true;
   }

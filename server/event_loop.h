@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,6 +62,15 @@ class EventLoop {
   // iovec array and the memory it points at must stay valid until OnSent. At most kMaxIov.
   static constexpr int kMaxIov = 64;
   virtual void Send(ConnId conn, const iovec* iov, int count) = 0;
+  // Sends of at least `bytes` (all the iovecs together) go zero-copy where the backend can
+  // (io_uring with IORING_OP_SENDMSG_ZC, Linux 6.1+): the kernel transmits from the caller's
+  // pages instead of copying them, and OnSent waits until it has let go of them. For TCP that is
+  // when the peer has acknowledged the bytes, so a slow reader holds a Send's memory (and its
+  // OnSent) longer than a copying send would. A Close with a zero-copy Send in flight resets the
+  // connection rather than shutting it down gracefully, or OnClosed would wait on a peer that
+  // may never read. 0 (the default) means never; epoll, and a kernel without the opcode, ignore
+  // it. Set up before Run() like Listen, or on the loop's thread; applies to later Sends.
+  virtual void SetZeroCopyThreshold(size_t bytes) = 0;
   // Stops delivering OnReceive for the connection (bytes wait in the kernel) until Resume.
   virtual void PauseReceive(ConnId conn) = 0;
   virtual void ResumeReceive(ConnId conn) = 0;

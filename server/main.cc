@@ -24,6 +24,9 @@ DEFINE_string(max_item_size, "1m", "Largest item: bytes, or with a k/m suffix (m
 DEFINE_uint64(idle_timeout, 0, "Close connections idle this many seconds (0: never).");
 DEFINE_bool(enable_shutdown, false, "Allow the shutdown command (memcached -A).");
 DEFINE_string(data_dir, "./data", "Directory of the spill tier and the warm-restart marker.");
+DEFINE_uint64(send_zc_threshold, 0,
+              "io_uring: send answers of at least this many bytes with zero-copy sendmsg "
+              "(0: never; over loopback it only costs, see docs/benchmarks.md).");
 DEFINE_int32(ready_fd, -1, "Write the bound port and a newline to this fd once serving (tests).");
 
 namespace {
@@ -81,6 +84,7 @@ int main(int argc, char** argv) {
   o.max_item_size = ParseSize(FLAGS_max_item_size);
   o.idle_timeout_seconds = static_cast<int64_t>(FLAGS_idle_timeout);
   o.enable_shutdown = FLAGS_enable_shutdown;
+  o.zero_copy_threshold = FLAGS_send_zc_threshold;
   // Clients read the version to decide what a server supports (libmemcached's memcapable treats
   // "0.1.0" as a pre-1.3 memcached), so it leads with the memcached release whose protocol
   // spillway speaks.

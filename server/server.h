@@ -29,6 +29,9 @@ struct ServerOptions {
   bool enable_shutdown = false;
   // A connection whose unsent output passes this stops being read until it drains.
   size_t output_cap_bytes = 4 << 20;
+  // io_uring: sends of at least this many bytes use zero-copy sendmsg (0: never; see
+  // docs/benchmarks.md, "Zero-copy send").
+  size_t zero_copy_threshold = 0;
   std::string version;
 };
 

@@ -56,6 +56,7 @@ Shard::~Shard() {
 
 void Shard::Start(int listen_fd) {
   loop_->Listen(listen_fd);
+  loop_->SetZeroCopyThreshold(server_->options().zero_copy_threshold);
   loop_->SetTick(kTick);
   thread_ = std::thread([this] {
     if (server_->options().pin) {

@@ -1,6 +1,7 @@
 // The io_uring backend: a proactor. Multishot accept per listener, one multishot recv per
-// connection drawing from a provided buffer ring, sendmsg for Send, an eventfd read for Wake,
-// a re-armed timeout for the tick; everything is submitted with one io_uring_enter per turn.
+// connection drawing from a provided buffer ring, sendmsg for Send (sendmsg_zc from the
+// zero-copy threshold up), an eventfd read for Wake, a re-armed timeout for the tick; everything
+// is submitted with one io_uring_enter per turn.
 //
 // user_data is kind << 56 | payload, the payload a ConnId (56 bits, conn_table.h), a listener
 // index or a tick generation: never an fd, so a reused fd cannot catch a stale completion.
@@ -23,13 +24,14 @@
 
 #include "server/event_loop.h"
 #include "server/internal/conn_table.h"
+#include "server/internal/uring.h"
 
 namespace spillway::server {
 namespace {
 
 using internal::ConnTable;
 
-enum Op : uint64_t { kAccept = 1, kRecv, kSend, kCancel, kWake, kTick, kIgnore };
+enum Op : uint64_t { kAccept = 1, kRecv, kSend, kSendZc, kCancel, kWake, kTick, kIgnore };
 uint64_t Tag(Op op, uint64_t payload) { return uint64_t{op} << 56 | (payload & internal::kIdMask); }
 
 constexpr unsigned kSqEntries = 256;
@@ -58,6 +60,12 @@ struct Conn {
   // ahead of anything newer, by the deferred resume.
   std::string held;
   msghdr msg{};
+  // A zero-copy send posts its result, then (IORING_CQE_F_MORE) a notification once the kernel
+  // no longer reads the caller's memory; OnSent, which frees that memory, waits for both.
+  bool zc_in_flight = false;
+  bool zc_result_in = false;
+  bool zc_notified = false;
+  int zc_result = 0;
 };
 
 class UringLoop final : public EventLoop {
@@ -102,23 +110,11 @@ class UringLoop final : public EventLoop {
     ring_ok_ = true;
     needs_enable_ = (p.flags & IORING_SETUP_R_DISABLED) != 0;
 
-    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
-    if (probe == nullptr) return "io_uring probe failed";
-    std::string missing;
-    for (auto [op, name] : {std::pair{IORING_OP_ACCEPT, "ACCEPT"},
-                            {IORING_OP_RECV, "RECV"},
-                            {IORING_OP_SENDMSG, "SENDMSG"},
-                            {IORING_OP_READ, "READ"},
-                            {IORING_OP_TIMEOUT, "TIMEOUT"},
-                            {IORING_OP_TIMEOUT_REMOVE, "TIMEOUT_REMOVE"},
-                            {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-                            // Multishot recv has no opcode of its own; SEND_ZC came with it
-                            // (Linux 6.0) and stands for it.
-                            {IORING_OP_SEND_ZC, "SEND_ZC (multishot recv, Linux 6.0)"}}) {
-      if (missing.empty() && !io_uring_opcode_supported(probe, op)) missing = name;
-    }
-    io_uring_free_probe(probe);
-    if (!missing.empty()) return "missing opcode " + missing;
+    internal::UringFeatures features;
+    if (std::string why = internal::ProbeUring(&ring_, &features); !why.empty()) return why;
+    zc_counters_.available = features.sendmsg_zc;
+    zc_counters_.usage_reported = features.zc_report_usage;
+    zc_flags_ = features.zc_report_usage ? internal::kSendZcReportUsage : 0;
 
     const size_t ring_bytes = kBufCount * sizeof(io_uring_buf);
     void* ring_mem =
@@ -163,10 +159,28 @@ class UringLoop final : public EventLoop {
     c->msg.msg_iov = const_cast<iovec*>(iov);
     c->msg.msg_iovlen = static_cast<size_t>(count);
     io_uring_sqe* sqe = GetSqe();
-    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, Tag(kSend, id));
+    size_t bytes = 0;
+    if (zc_threshold_ != 0) {
+      for (int i = 0; i < count; ++i) bytes += iov[i].iov_len;
+    }
+    if (zc_threshold_ != 0 && bytes >= zc_threshold_) {
+      io_uring_prep_sendmsg_zc(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+      sqe->ioprio |= zc_flags_;
+      io_uring_sqe_set_data64(sqe, Tag(kSendZc, id));
+      c->zc_in_flight = true;
+      ++zc_counters_.sends;
+    } else {
+      io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+      io_uring_sqe_set_data64(sqe, Tag(kSend, id));
+    }
     ++c->inflight;
   }
+
+  void SetZeroCopyThreshold(size_t bytes) override {
+    zc_threshold_ = zc_counters_.available ? bytes : 0;
+  }
+
+  const internal::ZeroCopyCounters& zero_copy_counters() const { return zc_counters_; }
 
   void PauseReceive(ConnId id) override {
     Conn* c = conns_.Find(id);
@@ -193,7 +207,17 @@ class UringLoop final : public EventLoop {
     Conn* c = conns_.Find(id);
     if (c == nullptr || c->closing) return;
     c->closing = true;
-    shutdown(c->fd, SHUT_RDWR);
+    if (c->zc_in_flight) {
+      // The notification comes once the kernel drops the pages, which for bytes the peer has
+      // not acknowledged is when it reads them: never, for a client that stopped reading. Reset
+      // instead of shutting down (connect AF_UNSPEC is TCP's abort; it purges the queues), since
+      // the Send is being abandoned anyway.
+      sockaddr unspec{};
+      unspec.sa_family = AF_UNSPEC;
+      connect(c->fd, &unspec, sizeof unspec);
+    } else {
+      shutdown(c->fd, SHUT_RDWR);
+    }
     // The fd stays open until every op on it has completed, so cancel-by-fd cannot hit a newer
     // connection that reuses the number.
     if (c->inflight > 0) {
@@ -349,11 +373,10 @@ class UringLoop final : public EventLoop {
         OnRecv(payload, e.res, e.flags);
         break;
       case kSend:
-        if (Conn* c = conns_.Find(payload)) {
-          --c->inflight;
-          if (!c->closing) handler_->OnSent(payload, e.res);
-          if (Conn* again = conns_.Find(payload)) MaybeFinishClose(payload, *again);
-        }
+        if (Conn* c = conns_.Find(payload)) FinishSend(payload, *c, e.res);
+        break;
+      case kSendZc:
+        OnSendZc(payload, e);
         break;
       case kCancel:
         if (Conn* c = conns_.Find(payload)) {
@@ -417,6 +440,31 @@ class UringLoop final : public EventLoop {
     }
   }
 
+  void FinishSend(ConnId id, Conn& c, int res) {
+    --c.inflight;
+    if (!c.closing) handler_->OnSent(id, res);
+    if (Conn* again = conns_.Find(id)) MaybeFinishClose(id, *again);
+  }
+
+  void OnSendZc(ConnId id, const Completion& e) {
+    Conn* c = conns_.Find(id);
+    if (c == nullptr) return;
+    if (e.flags & IORING_CQE_F_NOTIF) {
+      ++zc_counters_.notifications;
+      if (static_cast<uint32_t>(e.res) & internal::kNotifUsageZcCopied) ++zc_counters_.copied;
+      c->zc_notified = true;
+    } else {
+      c->zc_result = e.res;
+      c->zc_result_in = true;
+      // No F_MORE: no notification follows (the send failed before it pinned anything).
+      if (!(e.flags & IORING_CQE_F_MORE)) c->zc_notified = true;
+    }
+    // The kernel posts the result first, but nothing here depends on that order.
+    if (!c->zc_result_in || !c->zc_notified) return;
+    c->zc_in_flight = c->zc_result_in = c->zc_notified = false;
+    FinishSend(id, *c, c->zc_result);
+  }
+
   void RunDeferred() {
     std::vector<Deferred> work;
     work.swap(deferred_);
@@ -453,6 +501,9 @@ class UringLoop final : public EventLoop {
   char* buffers_ = nullptr;
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;
+  size_t zc_threshold_ = 0;  // 0: never zero-copy
+  unsigned zc_flags_ = 0;    // the SQE's zero-copy flags (ioprio)
+  internal::ZeroCopyCounters zc_counters_;
   std::vector<int> listen_fds_;
   ConnTable<Conn> conns_;
   std::vector<Deferred> deferred_;
@@ -464,6 +515,16 @@ class UringLoop final : public EventLoop {
 };
 
 }  // namespace
+
+namespace internal {
+
+ZeroCopyCounters GetZeroCopyCounters(const EventLoop& loop) {
+  // Only UringLoop calls itself "io_uring".
+  if (loop.name() != "io_uring") return {};
+  return static_cast<const UringLoop&>(loop).zero_copy_counters();
+}
+
+}  // namespace internal
 
 std::unique_ptr<EventLoop> MakeUringLoop(LoopHandler* handler, std::string* why_not) {
   auto loop = std::make_unique<UringLoop>(handler);

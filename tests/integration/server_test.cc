@@ -130,6 +130,25 @@ TEST_P(ServerTest, LargeValuesRoundTrip) {
   EXPECT_EQ(c.Call("get big\r\n", "END\r\n"), "END\r\n");
 }
 
+// With zero-copy sends on for every answer (io_uring; epoll ignores the flag), answers still
+// arrive whole and in order.
+TEST_P(ServerTest, ZeroCopySendsDeliverTheSameBytes) {
+  ServerProcess zc(Args({"--send_zc_threshold=1"}));
+  ASSERT_GT(zc.port(), 0);
+  Client c(zc.port());
+  std::string batch;
+  std::string want;
+  for (int i = 0; i < 20; ++i) {
+    const std::string value(i % 2 == 0 ? 300'000 : 10, static_cast<char>('a' + i));
+    batch += "set " + Key(i) + " 0 0 " + std::to_string(value.size()) + "\r\n" + value + "\r\n";
+    batch += "get " + Key(i) + "\r\n";
+    want += "STORED\r\nVALUE " + Key(i) + " 0 " + std::to_string(value.size()) + "\r\n" + value +
+            "\r\nEND\r\n";
+  }
+  ASSERT_TRUE(c.Send(batch));
+  EXPECT_EQ(c.Read(want.size()), want);
+}
+
 TEST_P(ServerTest, ManyClientsAtOnce) {
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 50; ++i) {
