@@ -419,6 +419,11 @@ Outcome RunCase(int port, const OracleCase& c) {
 
 class ServerLimitsTest : public ::testing::TestWithParam<Setup> {
  protected:
+  void SetUp() override {
+    if (GetParam().io == "uring" && !UringUsable()) {
+      GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
+    }
+  }
   std::vector<std::string> Args(std::vector<std::string> extra = {}) const {
     return ArgsFor(GetParam(), std::move(extra));
   }

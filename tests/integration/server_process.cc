@@ -80,6 +80,11 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0) Stop();
 }
 
+bool UringUsable() {
+  static const bool usable = ServerProcess({"--io=uring", "--threads=1"}).port() > 0;
+  return usable;
+}
+
 Client::Client(int port) {
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

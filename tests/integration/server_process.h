@@ -26,6 +26,10 @@ class ServerProcess {
   int port_ = 0;
 };
 
+// Whether the server can run on io_uring here (asked once, by starting it with --io=uring).
+// Tests of the io_uring backend skip, saying so, where the kernel does not allow it.
+bool UringUsable();
+
 class Client {
  public:
   explicit Client(int port);  // connects to 127.0.0.1:port; check ok()

@@ -31,6 +31,9 @@ class ServerTest : public ::testing::TestWithParam<Setup> {
     return args;
   }
   void SetUp() override {
+    if (GetParam().io == "uring" && !UringUsable()) {
+      GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
+    }
     server_ = std::make_unique<ServerProcess>(Args());
     ASSERT_GT(server_->port(), 0) << "the server did not start";
   }
