@@ -38,8 +38,12 @@ void Reply::AppendValue(storage::ItemRef item) {
 }
 
 void Reply::Splice(Reply&& other) {
-  for (Piece& p : other.pieces_) NewPiece() = std::move(p);
-  other.pieces_.clear();
+  if (other.pieces_.empty()) return;
+  // The nodes move as they are (no copy, no move of a Piece): a piece whose bytes an in-flight
+  // send points at stays where it is.
+  if (!pieces_.empty()) sealed_ += pieces_.back().size() - pieces_.back().sent;
+  sealed_ += other.sealed_;
+  pieces_.splice(pieces_.end(), other.pieces_);
   other.sealed_ = 0;
 }
 

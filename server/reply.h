@@ -11,7 +11,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
-#include <deque>
+#include <list>
 #include <string>
 #include <string_view>
 
@@ -55,7 +55,9 @@ class Reply {
   Piece& NewPiece();
 
   bool pin_;
-  std::deque<Piece> pieces_;
+  // A list: it allocates nothing until used (a Reply per request must be cheap), splices in
+  // O(1), and never moves a piece, so iovecs into pieces stay valid while a send is in flight.
+  std::list<Piece> pieces_;
   size_t sealed_ = 0;  // unsent bytes of every piece but the last
 };
 
