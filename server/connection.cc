@@ -103,6 +103,11 @@ void Connection::MaybeResume() {
 
 void Connection::Process() {
   while (!close_after_ && !closed_) {
+    if (pending_get_ && !ContinueRetrieval()) {
+      if (!paused_) shard_->loop().PauseReceive(id_);
+      paused_ = true;
+      break;
+    }
     if (OverCap()) {
       // The client is not reading its answers: stop reading its requests until it does.
       if (!paused_) shard_->loop().PauseReceive(id_);
@@ -207,11 +212,24 @@ void Connection::Dispatch(const Request& request, std::string_view raw) {
 }
 
 void Connection::Retrieval(const Request& request) {
-  protocol::TokenIterator keys(request.keys);
-  std::string_view key;
+  // The keys are taken a few at a time (ContinueRetrieval), so that a long multi-get whose client
+  // is not reading stops where the output cap says, like a pipeline of single gets.
+  pending_get_.emplace();
+  pending_get_->request.command = request.command;
+  pending_get_->request.exptime = request.exptime;
+  pending_get_->keys.assign(request.keys);
+  ContinueRetrieval();
+}
+
+bool Connection::ContinueRetrieval() {
+  PendingGet& get = *pending_get_;
+  const Request& request = get.request;
   const std::string_view command = protocol::CommandName(request.command);
   const bool touch = request.command == Command::kGat || request.command == Command::kGats;
-  while (keys.Next(&key)) {
+  protocol::TokenIterator keys(std::string_view(get.keys).substr(get.next));
+  std::string_view key;
+  while (!OverCap() && keys.Next(&key)) {
+    get.next = static_cast<size_t>(key.data() + key.size() - get.keys.data());
     std::string raw(command);
     raw.push_back(' ');
     if (touch) raw.append(std::to_string(request.exptime)).push_back(' ');
@@ -219,7 +237,10 @@ void Connection::Retrieval(const Request& request) {
     raw.append(kCrlf);
     KeyOp(request, key, raw);
   }
+  if (OverCap() && keys.Next(&key)) return false;  // more keys, later
   Ready().Append("END\r\n");
+  pending_get_.reset();
+  return true;
 }
 
 void Connection::KeyOp(const Request& request, std::string_view key, std::string_view raw,

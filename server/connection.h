@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,6 +57,8 @@ class Connection {
   void Process();
   void Dispatch(const protocol::Request& request, std::string_view raw);
   void Retrieval(const protocol::Request& request);
+  // Issues the rest of a multi-get's keys while under the output cap; true when it is done.
+  bool ContinueRetrieval();
   // One key's operation, inline or on its owner; `raw` is a request that says exactly it.
   void KeyOp(const protocol::Request& request, std::string_view key, std::string_view raw,
              bool discard = false);
@@ -85,6 +88,13 @@ class Connection {
   size_t in_start_ = 0;
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 0;
+  // A multi-get not yet fully issued (its keys are copied: the input buffer moves on).
+  struct PendingGet {
+    protocol::Request request;  // command and exptime
+    std::string keys;
+    size_t next = 0;  // offset in keys of what is left
+  };
+  std::optional<PendingGet> pending_get_;
   size_t queued_bytes_ = 0;    // answers ready in slots, not yet in out_
   size_t remote_pending_ = 0;  // key operations other shards have not answered yet
   Reply out_;

@@ -226,6 +226,45 @@ TEST_P(ServerLimitsTest, ClientThatDoesNotReadIsThrottledAndOthersAreServed) {
   EXPECT_EQ(slow.Call("mg pad s\r\n"), "HD s" + std::to_string(kValueSize) + "\r\n");
 }
 
+// Regression: a multi-get was issued whole, so one line of 3000 keys of 100 KB values from a
+// client that did not read queued 300 MB of answers (copies, for the keys of other shards). Its
+// keys are now issued a few at a time under the same cap as a pipeline of single gets.
+TEST_P(ServerLimitsTest, LongMultiGetFromAClientThatDoesNotReadIsThrottled) {
+  auto server = Start();
+  ASSERT_GT(server->port(), 0);
+  constexpr int kValues = 10, kKeys = 3000;
+  constexpr size_t kValueSize = 100'000;
+  auto value = [](int i) { return std::string(kValueSize, static_cast<char>('a' + i)); };
+  Client slow(server->port());
+  for (int i = 0; i < kValues; ++i) {
+    ASSERT_EQ(slow.Call("set big:" + std::to_string(i) + " 0 0 " + std::to_string(kValueSize) +
+                        "\r\n" + value(i) + "\r\n"),
+              "STORED\r\n");
+  }
+  const int64_t base_kib = VmRssKib(server->pid());
+  std::string line = "get";
+  for (int k = 0; k < kKeys; ++k) line += " big:" + std::to_string(k % kValues);
+  ASSERT_TRUE(slow.Send(line + "\r\n"));
+  // Another client's round trip on every shard: the loops have worked through what they had.
+  {
+    Client other(server->port());
+    for (int i = 0; i < kValues; ++i) {
+      EXPECT_EQ(other.Call("mg big:" + std::to_string(i) + " s\r\n"),
+                "HD s" + std::to_string(kValueSize) + "\r\n");
+    }
+  }
+  const int64_t grown_kib = VmRssKib(server->pid()) - base_kib;
+  EXPECT_LT(grown_kib, 64 * 1024) << "RSS grew by " << grown_kib << " KiB";
+  // Then every answer arrives, in order.
+  for (int k = 0; k < kKeys; ++k) {
+    const std::string key = "big:" + std::to_string(k % kValues);
+    const std::string head = "VALUE " + key + " 0 " + std::to_string(kValueSize) + "\r\n";
+    ASSERT_EQ(slow.Read(head.size()), head) << k;
+    ASSERT_EQ(slow.Read(kValueSize + 2), value(k % kValues) + "\r\n") << k;
+  }
+  EXPECT_EQ(slow.Read(5), "END\r\n");
+}
+
 // ---- 6. Oversized values and lines.
 
 TEST_P(ServerLimitsTest, OversizedValuesAndLines) {
