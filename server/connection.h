@@ -23,6 +23,13 @@ namespace spillway::server {
 
 class Shard;
 
+// A multi-get not yet fully issued (its keys are copied: the input buffer moves on).
+struct PendingGet {
+  protocol::Request request;  // command and exptime
+  std::string keys;
+  size_t next = 0;  // offset in keys of what is left
+};
+
 class Connection {
  public:
   Connection(Shard* shard, ConnId id);
@@ -88,12 +95,6 @@ class Connection {
   size_t in_start_ = 0;
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 0;
-  // A multi-get not yet fully issued (its keys are copied: the input buffer moves on).
-  struct PendingGet {
-    protocol::Request request;  // command and exptime
-    std::string keys;
-    size_t next = 0;  // offset in keys of what is left
-  };
   std::optional<PendingGet> pending_get_;
   size_t queued_bytes_ = 0;    // answers ready in slots, not yet in out_
   size_t remote_pending_ = 0;  // key operations other shards have not answered yet
