@@ -77,6 +77,16 @@ class EpollLoop final : public EventLoop {
     listen_fds_.push_back(listen_fd);
   }
 
+  ConnId Adopt(int connected_fd) override {
+    const int flags = fcntl(connected_fd, F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(connected_fd, F_SETFL, flags | O_NONBLOCK);
+    auto [id, c] = conns_.Add();
+    c->fd = connected_fd;
+    // As for an accepted socket; EPOLL_CTL_ADD reports bytes that are already waiting.
+    Watch(connected_fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, id);
+    return id;
+  }
+
   void Send(ConnId id, const iovec* iov, int count) override {
     Conn* c = conns_.Find(id);
     if (c == nullptr || c->closing) return;  // a dying connection swallows what it is given

@@ -58,6 +58,11 @@ class EventLoop {
 
   // Accepts connections on a listening socket (the loop takes ownership of the fd) until Stop().
   virtual void Listen(int listen_fd) = 0;
+  // Takes an already-connected socket (an outgoing connection: a client, a load generator), owns
+  // its fd from now on, starts receiving on it and returns its id. The socket should be
+  // non-blocking (the epoll backend makes it so). OnAccept is not called for it; every other
+  // callback is as for an accepted connection. Same threads as Listen.
+  virtual ConnId Adopt(int connected_fd) = 0;
   // Sends the bytes the iovecs point at. At most one Send per connection is in flight; the
   // iovec array and the memory it points at must stay valid until OnSent. At most kMaxIov.
   static constexpr int kMaxIov = 64;

@@ -151,6 +151,13 @@ class UringLoop final : public EventLoop {
     ArmAccept(listen_fds_.size() - 1);
   }
 
+  ConnId Adopt(int connected_fd) override {
+    auto [id, c] = conns_.Add();
+    c->fd = connected_fd;
+    ArmRecv(id, *c);
+    return id;
+  }
+
   void Send(ConnId id, const iovec* iov, int count) override {
     Conn* c = conns_.Find(id);
     if (c == nullptr || c->closing) return;  // a dying connection swallows what it is given
