@@ -1,0 +1,90 @@
+#include "tools/bench/report.h"
+
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+namespace spillway::bench {
+namespace {
+
+const std::vector<std::pair<const char*, double>> kQuantiles = {
+    {"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}, {"p99.99", 0.9999}};
+
+std::string Format(const char* format, auto... args) {
+  char buffer[256];
+  std::snprintf(buffer, sizeof buffer, format, args...);
+  return buffer;
+}
+
+double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+double OpsPerSec(const RunResult& r) {
+  return r.elapsed_s > 0 ? static_cast<double>(r.measured.completed()) / r.elapsed_s : 0;
+}
+
+double HitRatio(const Stats& s) {
+  return s.gets == 0 ? 0 : static_cast<double>(s.hits) / static_cast<double>(s.gets);
+}
+
+std::string JsonErrors(const Stats& s) {
+  std::string out = "{";
+  for (const auto& [kind, count] : s.errors) {
+    if (out.size() > 1) out += ", ";
+    out += "\"" + kind + "\": " + std::to_string(count);
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::string FormatText(const BenchOptions& o, const RunResult& r) {
+  const Stats& s = r.measured;
+  std::string out;
+  out += Format("spillway-bench: %d threads x %d connections, pipeline %d, io %s\n", o.threads,
+                o.connections, o.pipeline, r.backend.c_str());
+  out += Format("  %.2f s, %llu requests, %.0f ops/s\n", r.elapsed_s,
+                static_cast<unsigned long long>(s.completed()), OpsPerSec(r));
+  out += Format("  gets %llu (hits %llu, misses %llu, hit ratio %.4f), sets %llu\n",
+                static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.hits),
+                static_cast<unsigned long long>(s.misses), HitRatio(s),
+                static_cast<unsigned long long>(s.sets));
+  out += "  latency us:";
+  for (const auto& [name, q] : kQuantiles) {
+    out += Format(" %s %.1f", name, Us(s.latency_ns.Percentile(q)));
+  }
+  out += Format(" max %.1f\n", Us(s.latency_ns.max()));
+  const uint64_t errors = s.error_count() + r.prefill.error_count();
+  out += Format("  errors %llu", static_cast<unsigned long long>(errors));
+  for (const auto& [kind, count] : s.errors) {
+    out += Format(" %s=%llu", kind.c_str(), static_cast<unsigned long long>(count));
+  }
+  for (const auto& [kind, count] : r.prefill.errors) {
+    out += Format(" prefill.%s=%llu", kind.c_str(), static_cast<unsigned long long>(count));
+  }
+  return out + "\n";
+}
+
+std::string FormatJson(const BenchOptions& o, const RunResult& r) {
+  const Stats& s = r.measured;
+  std::string out = "{\n";
+  out += Format("  \"threads\": %d, \"connections\": %d, \"pipeline\": %d, \"io\": \"%s\",\n",
+                o.threads, o.connections, o.pipeline, r.backend.c_str());
+  out += Format("  \"elapsed_s\": %.6f, \"requests\": %llu, \"ops_per_sec\": %.1f,\n", r.elapsed_s,
+                static_cast<unsigned long long>(s.completed()), OpsPerSec(r));
+  out += Format("  \"gets\": %llu, \"sets\": %llu, \"hits\": %llu, \"misses\": %llu,",
+                static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.sets),
+                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses));
+  out += Format(" \"hit_ratio\": %.6f,\n  \"latency_us\": {", HitRatio(s));
+  for (const auto& [name, q] : kQuantiles) {
+    out += Format("\"%s\": %.3f, ", name, Us(s.latency_ns.Percentile(q)));
+  }
+  out += Format("\"max\": %.3f, \"mean\": %.3f},\n", Us(s.latency_ns.max()),
+                s.latency_ns.Mean() / 1000.0);
+  out += Format("  \"errors_total\": %llu,\n",
+                static_cast<unsigned long long>(s.error_count() + r.prefill.error_count()));
+  out += "  \"errors\": " + JsonErrors(s) + ",\n";
+  out += "  \"prefill_errors\": " + JsonErrors(r.prefill) + "\n}\n";
+  return out;
+}
+
+}  // namespace spillway::bench
