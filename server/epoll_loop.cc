@@ -123,11 +123,11 @@ class EpollLoop final : public EventLoop {
     deferred_.push_back({Deferred::kClosed, id, 0});
   }
 
-  void SetTick(std::chrono::milliseconds period) override {
+  void SetTick(std::chrono::nanoseconds period) override {
     itimerspec spec{};
-    const auto ms = period.count() > 0 ? period.count() : 0;
-    spec.it_interval.tv_sec = ms / 1000;
-    spec.it_interval.tv_nsec = (ms % 1000) * 1'000'000;
+    const auto ns = period.count() > 0 ? period.count() : 0;
+    spec.it_interval.tv_sec = ns / 1'000'000'000;
+    spec.it_interval.tv_nsec = ns % 1'000'000'000;
     spec.it_value = spec.it_interval;
     PCHECK(timerfd_settime(tick_fd_, 0, &spec, nullptr) == 0) << "timerfd_settime";
   }

@@ -85,7 +85,7 @@ class EventLoop {
   virtual void Close(ConnId conn) = 0;
 
   // OnTick every `period` from now on.
-  virtual void SetTick(std::chrono::milliseconds period) = 0;
+  virtual void SetTick(std::chrono::nanoseconds period) = 0;
   // Thread-safe: OnWake soon, on the loop's thread.
   virtual void Wake() = 0;
   // Runs until Stop(). Thread-safe Stop: Run returns after the current turn.

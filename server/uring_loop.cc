@@ -236,7 +236,7 @@ class UringLoop final : public EventLoop {
     MaybeFinishClose(id, *c);
   }
 
-  void SetTick(std::chrono::milliseconds period) override {
+  void SetTick(std::chrono::nanoseconds period) override {
     if (tick_period_.count() > 0) {
       io_uring_sqe* sqe = GetSqe();
       io_uring_prep_timeout_remove(sqe, Tag(kTick, tick_generation_), 0);
@@ -317,9 +317,9 @@ class UringLoop final : public EventLoop {
   }
 
   void ArmTick() {
-    const auto ms = tick_period_.count();
-    tick_ts_.tv_sec = ms / 1000;
-    tick_ts_.tv_nsec = (ms % 1000) * 1'000'000;
+    const auto ns = tick_period_.count();
+    tick_ts_.tv_sec = ns / 1'000'000'000;
+    tick_ts_.tv_nsec = ns % 1'000'000'000;
     io_uring_sqe* sqe = GetSqe();
     io_uring_prep_timeout(sqe, &tick_ts_, 0, 0);
     io_uring_sqe_set_data64(sqe, Tag(kTick, tick_generation_));
@@ -514,7 +514,7 @@ class UringLoop final : public EventLoop {
   std::vector<int> listen_fds_;
   ConnTable<Conn> conns_;
   std::vector<Deferred> deferred_;
-  std::chrono::milliseconds tick_period_{0};
+  std::chrono::nanoseconds tick_period_{0};
   uint64_t tick_generation_ = 0;
   __kernel_timespec tick_ts_{};
   std::atomic<bool> wake_{false};
