@@ -2,18 +2,18 @@
 // backend, checked through its JSON report.
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/integration/server_process.h"
@@ -32,16 +32,18 @@ int RunBench(const std::vector<std::string>& args) {
   argv.push_back(nullptr);
   pid_t pid = -1;
   if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // Waits on a pidfd (no polling loop): 60 s at most.
   int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  pollfd p{pidfd, POLLIN, 0};
+  if (pidfd < 0 || poll(&p, 1, 60'000) != 1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    if (pidfd >= 0) close(pidfd);
+    return -1;
   }
+  close(pidfd);
+  waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -111,6 +113,30 @@ TEST_P(BenchTest, AWrongValueIsCountedAndFailsTheRun) {
   const std::string json = ReadFile(path);
   unlink(path);
   EXPECT_EQ(Field(json, "wrong_value"), 100) << json;
+}
+
+// Open loop: requests go out at their scheduled times, so a run of N requests at R per second
+// cannot end before N / R seconds, however fast the server is.
+TEST_P(BenchTest, OpenLoopKeepsToItsSchedule) {
+  const std::string io = GetParam();
+  if (io == "uring" && !UringUsable()) {
+    GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
+  }
+  ServerProcess server({"--io=" + io, "--threads=1", "--memory_limit=64"});
+  ASSERT_GT(server.port(), 0) << "the server did not start";
+  char path[] = "/tmp/spillway_bench_test_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  EXPECT_EQ(RunBench({"--servers=127.0.0.1:" + std::to_string(server.port()), "--io=" + io,
+                      "--connections=4", "--rate=4000", "--requests=2000", "--keys=100",
+                      "--prefill", std::string("--json=") + path}),
+            0);
+  const std::string json = ReadFile(path);
+  unlink(path);
+  EXPECT_EQ(Field(json, "requests"), 2000) << json;
+  EXPECT_EQ(Field(json, "errors_total"), 0) << json;
+  EXPECT_GE(Field(json, "elapsed_s"), 0.49) << "2000 requests at 4000/s ended early: " << json;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BenchTest, ::testing::Values("epoll", "uring"));

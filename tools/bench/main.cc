@@ -22,7 +22,10 @@
 DEFINE_string(servers, "127.0.0.1:11211", "host:port[,host:port...]; round-robin by connection.");
 DEFINE_int32(threads, 1, "Load threads, each with its own event loop.");
 DEFINE_int32(connections, 50, "Connections per thread.");
-DEFINE_int32(pipeline, 1, "Requests in flight per connection (closed loop).");
+DEFINE_int32(pipeline, 1, "Requests in flight per connection at most.");
+DEFINE_double(rate, 0,
+              "Open loop: requests per second over all threads, sent at their scheduled times "
+              "with latency measured from those times (0: closed loop).");
 DEFINE_string(ratio, "1:10", "set:get ratio.");
 DEFINE_uint64(keys, 100000, "Key space: key indexes [0, keys).");
 DEFINE_string(key_pattern, "uniform", "uniform, zipf:<alpha> or sequential.");
@@ -57,6 +60,8 @@ bool BuildOptions(BenchOptions* o) {
   o->threads = FLAGS_threads;
   o->connections = FLAGS_connections;
   o->pipeline = FLAGS_pipeline;
+  o->rate = FLAGS_rate;
+  if (o->rate < 0) fail("--rate (requests per second, 0 for a closed loop)");
   if (o->threads < 1 || o->connections < 1 || o->pipeline < 1) {
     fail("--threads/--connections/--pipeline (each at least 1)");
   }

@@ -21,7 +21,10 @@ struct BenchOptions {
   std::vector<ServerAddress> servers;  // connections are spread round-robin over them
   int threads = 1;
   int connections = 50;  // per thread
-  int pipeline = 1;      // requests in flight per connection (closed loop)
+  int pipeline = 1;      // requests in flight per connection at most
+  // Open loop: requests per second over all threads, each sent at its scheduled time and timed
+  // from it, so that a stalled server cannot hide its stall (no coordinated omission). 0: closed.
+  double rate = 0;
   uint32_t set_ratio = 1;
   uint32_t get_ratio = 10;
   uint64_t keys = 100000;

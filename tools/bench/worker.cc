@@ -108,7 +108,15 @@ class Worker::Impl final : public server::LoopHandler {
       conns_[i].id = loop_->Adopt(fd);
       index_[conns_[i].id] = i;
     }
-    loop_->SetTick(std::chrono::milliseconds(100));
+    if (OpenLoop()) {
+      // Requests are due every interval_ns_: turns come at least every 100 us to send them (a
+      // request is timed from when it was due, so a late turn shows in the latency).
+      interval_ns_ = 1e9 * options_.threads / options_.rate;
+      next_due_ns_ = static_cast<double>(NowNs());
+      loop_->SetTick(std::chrono::microseconds(100));
+    } else {
+      loop_->SetTick(std::chrono::milliseconds(100));
+    }
     loop_->Wake();  // a first turn, whose end sends the first requests
     loop_->Run();
     return "";
@@ -179,10 +187,12 @@ class Worker::Impl final : public server::LoopHandler {
     const int64_t now = NowNs();
     bool busy = false;
     bool live = false;
+    if (OpenLoop()) IssueDue(now);
     for (Conn& c : conns_) {
       if (c.dead) continue;
       live = true;
-      while (c.pending.size() < static_cast<size_t>(options_.pipeline) && CanIssue(now)) {
+      while (!OpenLoop() && c.pending.size() < static_cast<size_t>(options_.pipeline) &&
+             CanIssue(now)) {
         Issue(c, now);
       }
       if (!c.sending && !c.tx_queue.empty()) {
@@ -207,9 +217,28 @@ class Worker::Impl final : public server::LoopHandler {
     return more;
   }
 
-  void Issue(Conn& c, int64_t now) {
+  bool OpenLoop() const { return options_.rate > 0 && phase_.kind == Phase::kMeasure; }
+
+  // Open loop: every request whose time has come goes to the next connection with room (round
+  // robin), timed from when it was due. When every connection is full, the rest wait, and their
+  // wait counts in their latency.
+  void IssueDue(int64_t now) {
+    for (size_t tried = 0; next_due_ns_ <= static_cast<double>(now) && CanIssue(now);) {
+      Conn& c = conns_[next_conn_];
+      next_conn_ = (next_conn_ + 1) % conns_.size();
+      if (c.dead || c.pending.size() >= static_cast<size_t>(options_.pipeline)) {
+        if (++tried == conns_.size()) return;
+        continue;
+      }
+      tried = 0;
+      Issue(c, static_cast<int64_t>(next_due_ns_));
+      next_due_ns_ += interval_ns_;
+    }
+  }
+
+  void Issue(Conn& c, int64_t start_ns) {
     Pending p{};
-    p.start_ns = now;
+    p.start_ns = start_ns;
     if (phase_.kind == Phase::kPrefill) {
       p.is_set = true;
       p.key = next_prefill_key_++;
@@ -304,6 +333,9 @@ class Worker::Impl final : public server::LoopHandler {
   uint64_t issued_ = 0;
   uint64_t next_prefill_key_;
   int64_t ended_ns_ = 0;
+  double interval_ns_ = 0;  // open loop: between two requests of this thread
+  double next_due_ns_ = 0;  // open loop: when the next request is due
+  size_t next_conn_ = 0;
   std::string key_;    // scratch
   std::string value_;  // scratch
   // Last, so it goes first: a Send in flight points into conns_.
