@@ -105,8 +105,7 @@ class Worker::Impl final : public server::LoopHandler {
         if (i == 0) return error;
         continue;
       }
-      conns_[i].id = loop_->Adopt(fd);
-      index_[conns_[i].id] = i;
+      to_adopt_.emplace_back(i, fd);
     }
     if (OpenLoop()) {
       // Requests are due every interval_ns_: turns come at least every 100 us to send them (a
@@ -123,7 +122,15 @@ class Worker::Impl final : public server::LoopHandler {
   }
 
   void OnAccept(ConnId) override {}
-  void OnWake() override {}
+  void OnWake() override {
+    // Adopted from inside Run: an io_uring loop submits only once running, and a thousand
+    // connections' receives do not fit in its submission queue at once before that.
+    for (const auto& [i, fd] : to_adopt_) {
+      conns_[i].id = loop_->Adopt(fd);
+      index_[conns_[i].id] = i;
+    }
+    to_adopt_.clear();
+  }
   void OnClosed(ConnId) override {}
 
   void OnTick() override {
@@ -330,6 +337,7 @@ class Worker::Impl final : public server::LoopHandler {
   std::atomic<uint64_t>* const completed_;
   std::vector<Conn> conns_;
   std::unordered_map<ConnId, size_t> index_;
+  std::vector<std::pair<size_t, int>> to_adopt_;  // connected, not yet handed to the loop
   uint64_t issued_ = 0;
   uint64_t next_prefill_key_;
   int64_t ended_ns_ = 0;
