@@ -16,68 +16,15 @@
 #include <vector>
 
 #include "protocol/request_parser.h"
+#include "tests/support/oracle.h"
 
 namespace spillway::protocol {
 namespace {
 
-struct OracleCase {
-  std::string name;
-  std::string input;
-  std::string output;
-  bool closed = false;
-};
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// The TSV escapes bytes as Python's unicode_escape does: \r \n \t \\ \xNN.
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) {
-      out.push_back(s[i]);
-      continue;
-    }
-    const char c = s[++i];
-    if (c == 'r') {
-      out.push_back('\r');
-    } else if (c == 'n') {
-      out.push_back('\n');
-    } else if (c == 't') {
-      out.push_back('\t');
-    } else if (c == 'x' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+using testing::OracleCase;
 
 std::vector<OracleCase> LoadOracle() {
-  std::ifstream in(SPILLWAY_TEST_DATA_DIR "/memcached_oracle.tsv");
-  std::vector<OracleCase> cases;
-  std::string line;
-  bool header = true;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    if (header) {  // column names
-      header = false;
-      continue;
-    }
-    std::vector<std::string> fields;
-    std::stringstream row(line);
-    std::string field;
-    while (std::getline(row, field, '\t')) fields.push_back(field);
-    if (fields.size() != 4) continue;
-    cases.push_back({fields[0], Unescape(fields[1]), Unescape(fields[2]), fields[3] == "1"});
-  }
-  return cases;
+  return testing::LoadOracle(SPILLWAY_TEST_DATA_DIR "/memcached_oracle.tsv");
 }
 
 // Cases where spillway answers differently on purpose (README, "Protocol notes").

@@ -17,6 +17,7 @@
 
 #include "protocol/errors.h"
 #include "protocol/request_parser.h"
+#include "tests/support/oracle.h"
 
 namespace spillway::server {
 namespace {
@@ -197,55 +198,9 @@ class Session {
 
 // ---- The oracle, replayed.
 
-struct OracleCase {
-  std::string name, input, output;
-  bool closed = false;
-};
+using testing::OracleCase;
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '\\' || i + 1 == s.size()) {
-      out.push_back(s[i]);
-      continue;
-    }
-    const char c = s[++i];
-    if (c == 'r') {
-      out.push_back('\r');
-    } else if (c == 'n') {
-      out.push_back('\n');
-    } else if (c == 't') {
-      out.push_back('\t');
-    } else if (c == 'x' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::vector<OracleCase> LoadOracle() {
-  std::ifstream in(SPILLWAY_ORACLE_TSV);
-  std::vector<OracleCase> cases;
-  bool header = true;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    if (std::exchange(header, false)) continue;
-    std::vector<std::string> f;
-    std::stringstream row(line);
-    for (std::string field; std::getline(row, field, '\t');) f.push_back(field);
-    if (f.size() == 4) cases.push_back({f[0], Unescape(f[1]), Unescape(f[2]), f[3] == "1"});
-  }
-  return cases;
-}
+std::vector<OracleCase> LoadOracle() { return testing::LoadOracle(SPILLWAY_ORACLE_TSV); }
 
 // Cases spillway answers differently on purpose, or that this replay cannot set up.
 const std::set<std::string>& Skipped() {
