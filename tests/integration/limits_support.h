@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "tests/integration/server_process.h"
+#include "tests/support/oracle.h"
 
 namespace spillway::testing {
 
@@ -145,65 +146,6 @@ inline std::string FirstDifference(std::string_view got, std::string_view want) 
   return "first difference at byte " + std::to_string(at) + " (got " + std::to_string(got.size()) +
          " bytes, want " + std::to_string(want.size()) + "): got ..." +
          Printable(got.substr(from, 120)) + " want ..." + Printable(want.substr(from, 120));
-}
-
-// ---- CAS masking, as tests/unit/server/execute_test.cc does it.
-
-inline std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  for (size_t at; (at = s.find("\r\n", start)) != std::string::npos; start = at + 2) {
-    lines.push_back(s.substr(start, at + 2 - start));
-  }
-  if (start < s.size()) lines.push_back(s.substr(start));
-  return lines;
-}
-
-inline bool IsDigits(std::string_view s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-inline std::vector<std::string> Split(const std::string& s, char by) {
-  std::vector<std::string> tokens;
-  std::stringstream in(s);
-  for (std::string t; std::getline(in, t, by);) tokens.push_back(t);
-  return tokens;
-}
-
-// Replaces every CAS field of a response line by "*" and collects the values it replaced:
-// VALUE's fifth token, a meta status line's c<n> flag, me's cas=<n>. The version string is
-// masked too: spillway's leads with memcached's but goes on (README, "Protocol notes").
-inline std::string MaskLine(const std::string& line, std::vector<uint64_t>* seen) {
-  const bool crlf = line.ends_with("\r\n");
-  const std::string body = crlf ? line.substr(0, line.size() - 2) : line;
-  if (body.starts_with("VERSION ")) return crlf ? "VERSION *\r\n" : "VERSION *";
-  std::vector<std::string> tokens = Split(body, ' ');
-  if (tokens.empty()) return line;
-  const std::string& word = tokens[0];
-  const bool meta = word == "VA" || word == "HD" || word == "EX" || word == "NF" || word == "NS";
-  for (size_t i = 1; i < tokens.size(); ++i) {
-    std::string& t = tokens[i];
-    if (word == "VALUE" && i == 4 && IsDigits(t)) {
-      seen->push_back(std::stoull(t));
-      t = "*";
-    } else if (meta && t.size() > 1 && t[0] == 'c' && IsDigits(t.substr(1))) {
-      seen->push_back(std::stoull(t.substr(1)));
-      t = "c*";
-    } else if (word == "ME" && t.starts_with("cas=")) {
-      seen->push_back(std::stoull(t.substr(4)));
-      t = "cas=*";
-    }
-  }
-  std::string out;
-  for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
-  return crlf ? out + "\r\n" : out;
-}
-
-inline std::string MaskAll(const std::string& s) {
-  std::vector<uint64_t> ignored;
-  std::string out;
-  for (const std::string& line : Lines(s)) out += MaskLine(line, &ignored);
-  return out;
 }
 
 class ServerLimitsTest : public ::testing::TestWithParam<Setup> {

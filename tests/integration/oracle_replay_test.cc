@@ -167,8 +167,8 @@ Outcome RunCase(int port, const OracleCase& c) {
     // Learn spillway's CAS for each of memcached's, line by line.
     std::vector<uint64_t> ours, theirs;
     for (const std::string& line : Lines(got)) {
-      MaskLine(line, &ours);
-      if (want_at < want.size()) MaskLine(want[want_at++], &theirs);
+      MaskCas(line, &ours);
+      if (want_at < want.size()) MaskCas(want[want_at++], &theirs);
     }
     for (size_t i = 0; i < ours.size() && i < theirs.size(); ++i) cas_map[theirs[i]] = ours[i];
     from = cut;

@@ -27,58 +27,9 @@ using protocol::ParseStatus;
 
 constexpr int64_t kNow = 1'700'000'000;
 
-// Lines of a byte string, each with its "\r\n" (a value with a "\r\n" inside splits alike on
-// both sides, which is all the comparison needs).
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  for (size_t at; (at = s.find("\r\n", start)) != std::string::npos; start = at + 2) {
-    lines.push_back(s.substr(start, at + 2 - start));
-  }
-  if (start < s.size()) lines.push_back(s.substr(start));
-  return lines;
-}
-
-bool IsDigits(std::string_view s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-// Replaces every CAS field of a response line by "*" and collects the values it replaced:
-// VALUE's fifth token, a meta status line's c<n> flag, me's cas=<n>. memcached's CAS is a
-// counter, spillway's derives from log positions, so only their places can be compared.
-std::string MaskCas(const std::string& line, std::vector<uint64_t>* seen) {
-  const bool crlf = line.ends_with("\r\n");
-  std::string body = crlf ? line.substr(0, line.size() - 2) : line;
-  std::vector<std::string> tokens;
-  std::stringstream in(body);
-  for (std::string t; std::getline(in, t, ' ');) tokens.push_back(t);
-  if (tokens.empty()) return line;
-  const std::string& word = tokens[0];
-  const bool meta = word == "VA" || word == "HD" || word == "EX" || word == "NF" || word == "NS";
-  for (size_t i = 1; i < tokens.size(); ++i) {
-    std::string& t = tokens[i];
-    if (word == "VALUE" && i == 4 && IsDigits(t)) {
-      seen->push_back(std::stoull(t));
-      t = "*";
-    } else if (meta && t.size() > 1 && t[0] == 'c' && IsDigits(t.substr(1))) {
-      seen->push_back(std::stoull(t.substr(1)));
-      t = "c*";
-    } else if (word == "ME" && t.starts_with("cas=")) {
-      seen->push_back(std::stoull(t.substr(4)));
-      t = "cas=*";
-    }
-  }
-  std::string out;
-  for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
-  return crlf ? out + "\r\n" : out;
-}
-
-std::string MaskAll(const std::string& s) {
-  std::vector<uint64_t> ignored;
-  std::string out;
-  for (const std::string& line : Lines(s)) out += MaskCas(line, &ignored);
-  return out;
-}
+using testing::Lines;
+using testing::MaskAll;
+using testing::MaskCas;
 
 storage::Options SmallStore() {
   storage::Options o;
