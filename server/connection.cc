@@ -57,6 +57,18 @@ std::string RunRaw(Shard& shard, const std::string& raw) {
   return reply.Flatten();
 }
 
+// One key of a get/gets/gat/gats as a request of its own, for the key's owner shard.
+std::string RetrievalLine(const Request& request, std::string_view key) {
+  std::string line(protocol::CommandName(request.command));
+  line.push_back(' ');
+  if (request.command == Command::kGat || request.command == Command::kGats) {
+    line.append(std::to_string(request.exptime)).push_back(' ');
+  }
+  line.append(key);
+  line.append(kCrlf);
+  return line;
+}
+
 }  // namespace
 
 Connection::Connection(Shard* shard, ConnId id)
@@ -223,19 +235,11 @@ void Connection::Retrieval(const Request& request) {
 
 bool Connection::ContinueRetrieval() {
   PendingGet& get = *pending_get_;
-  const Request& request = get.request;
-  const std::string_view command = protocol::CommandName(request.command);
-  const bool touch = request.command == Command::kGat || request.command == Command::kGats;
   protocol::TokenIterator keys(std::string_view(get.keys).substr(get.next));
   std::string_view key;
   while (!OverCap() && keys.Next(&key)) {
     get.next = static_cast<size_t>(key.data() + key.size() - get.keys.data());
-    std::string raw(command);
-    raw.push_back(' ');
-    if (touch) raw.append(std::to_string(request.exptime)).push_back(' ');
-    raw.append(key);
-    raw.append(kCrlf);
-    KeyOp(request, key, raw);
+    KeyOp(get.request, key, /*raw=*/"");
   }
   if (OverCap() && keys.Next(&key)) return false;  // more keys, later
   Ready().Append("END\r\n");
@@ -259,7 +263,9 @@ void Connection::KeyOp(const Request& request, std::string_view key, std::string
   slot.remote = true;
   ++remote_pending_;
   auto message = std::make_unique<Message>();
-  message->task = [raw = std::string(raw)](Shard& s) { return RunRaw(s, raw); };
+  message->task = [raw = raw.empty() ? RetrievalLine(request, key) : std::string(raw)](Shard& s) {
+    return RunRaw(s, raw);
+  };
   message->conn = id_;
   message->slot = slot.id;
   shard_->Send(owner, std::move(message));

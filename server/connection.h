@@ -66,7 +66,8 @@ class Connection {
   void Retrieval(const protocol::Request& request);
   // Issues the rest of a multi-get's keys while under the output cap; true when it is done.
   bool ContinueRetrieval();
-  // One key's operation, inline or on its owner; `raw` is a request that says exactly it.
+  // One key's operation, inline or on its owner; `raw` is a request that says exactly it (empty
+  // for a retrieval key: the line is made only if the key goes to another shard).
   void KeyOp(const protocol::Request& request, std::string_view key, std::string_view raw,
              bool discard = false);
   // Runs `task` on every shard; `finish` writes the answer once all are done.
