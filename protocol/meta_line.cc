@@ -101,35 +101,34 @@ std::string_view ParseFlags(const Tokens& t, size_t first, std::string_view line
   return error;
 }
 
-MetaLine Fail(MetaLine line, std::string_view error, uint64_t discard = 0) {
-  line.error = error;
-  line.discard = discard;
-  line.data_length = -1;
-  return line;
+MetaLine Fail(std::string_view error, uint64_t discard = 0) {
+  MetaLine out;
+  out.error = error;
+  out.discard = discard;
+  return out;
 }
 
-MetaLine ParseDebug(const Tokens& t, std::string_view line, MetaLine out, char* scratch,
+MetaLine ParseDebug(const Tokens& t, std::string_view line, Request& r, char* scratch,
                     size_t scratch_size) {
-  Request& r = out.request;
-  if (t.ntokens < 3 || r.key.size() > kMaxKeyLength) return Fail(out, errors::kBadFormat);
+  if (t.ntokens < 3 || r.key.size() > kMaxKeyLength) return Fail(errors::kBadFormat);
   r.meta.tokens = t.From(2, line);
   if (t.ntokens >= 4 && t.token[2] == "b") {
     r.meta.Set('b');
     const size_t n = Base64Decode(r.key_token, scratch, scratch_size);
-    if (n == 0) return Fail(out, errors::kBadFormat);
+    if (n == 0) return Fail(errors::kBadFormat);
     r.key = std::string_view(scratch, n);
   } else if (HasControlCharacter(r.key)) {
-    return Fail(out, errors::kBadFormat);
+    return Fail(errors::kBadFormat);
   }
-  return out;
+  return MetaLine();
 }
 
 }  // namespace
 
-MetaLine ParseMetaLine(const Tokens& t, std::string_view line, char* scratch, size_t scratch_size,
-                       size_t max_item_size) {
+MetaLine ParseMetaLine(const Tokens& t, std::string_view line, Request* request, char* scratch,
+                       size_t scratch_size, size_t max_item_size) {
   MetaLine out;
-  Request& r = out.request;
+  Request& r = *request;
   r.key = r.key_token = t.token[1];
   switch (t.token[0][1]) {
     case 'g':
@@ -150,26 +149,26 @@ MetaLine ParseMetaLine(const Tokens& t, std::string_view line, char* scratch, si
       return out;
     case 'e':
       r.command = Command::kMetaDebug;
-      return ParseDebug(t, line, out, scratch, scratch_size);
+      return ParseDebug(t, line, r, scratch, scratch_size);
     default:
-      return Fail(out, errors::kError);
+      return Fail(errors::kError);
   }
 
-  if (t.ntokens < 3) return Fail(out, errors::kError);
-  if (r.key.size() > kMaxKeyLength) return Fail(out, errors::kBadFormat);
+  if (t.ntokens < 3) return Fail(errors::kError);
+  if (r.key.size() > kMaxKeyLength) return Fail(errors::kBadFormat);
   const bool is_set = r.command == Command::kMetaSet;
-  if (is_set && t.ntokens == 3) return Fail(out, errors::kBadFormat);
+  if (is_set && t.ntokens == 3) return Fail(errors::kBadFormat);
   if (t.ntokens > kMaxMetaTokens) {
     // mg words it one way, ms, md and ma another.
-    return Fail(
-        out, r.command == Command::kMetaGet ? errors::kFlagsTooLong : errors::kShortFlagsTooLong);
+    return Fail(r.command == Command::kMetaGet ? errors::kFlagsTooLong
+                                               : errors::kShortFlagsTooLong);
   }
 
   int32_t length = 0;
   uint64_t discard = 0;
   if (is_set) {
     if (!ParseInt32(t.token[2], &length) || length < 0 || length > INT_MAX - 2) {
-      return Fail(out, errors::kBadFormat);
+      return Fail(errors::kBadFormat);
     }
     // From here on a rejected ms has its data block discarded, not read as commands.
     discard = static_cast<uint64_t>(length) + 2;
@@ -179,26 +178,26 @@ MetaLine ParseMetaLine(const Tokens& t, std::string_view line, char* scratch, si
   if (!error.empty()) {
     // md and ma word every flag error alike.
     const bool generic = r.command == Command::kMetaDelete || r.command == Command::kMetaArithmetic;
-    return Fail(out, generic ? errors::kInvalidOrDuplicateFlag : error, discard);
+    return Fail(generic ? errors::kInvalidOrDuplicateFlag : error, discard);
   }
   // memcached checks the opaque's length (O included) only once the flags are understood.
   if (r.meta.opaque.size() + 1 > kMaxOpaqueLength) {
-    return Fail(out, errors::kOpaqueTooLong, discard);
+    return Fail(errors::kOpaqueTooLong, discard);
   }
   if (!r.meta.Has('b') && HasControlCharacter(r.key)) {
-    return Fail(out, errors::kBadFormat, discard);
+    return Fail(errors::kBadFormat, discard);
   }
 
   const char mode = r.meta.mode;
   if (is_set) {
     if (mode != 0 && std::string_view("EAPRS").find(mode) == std::string_view::npos) {
-      return Fail(out, errors::kBadSetMode, discard);
+      return Fail(errors::kBadSetMode, discard);
     }
-    if (static_cast<size_t>(length) > max_item_size) return Fail(out, errors::kTooLarge, discard);
+    if (static_cast<size_t>(length) > max_item_size) return Fail(errors::kTooLarge, discard);
     out.data_length = length;
   } else if (r.command == Command::kMetaArithmetic) {
     if (mode != 0 && std::string_view("I+D-").find(mode) == std::string_view::npos) {
-      return Fail(out, errors::kBadArithmeticMode);
+      return Fail(errors::kBadArithmeticMode);
     }
   }
   return out;

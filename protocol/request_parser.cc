@@ -13,29 +13,27 @@
 namespace spillway::protocol {
 namespace {
 
-// The outcome of parsing one line, before the data block (if any) is looked at.
+// What became of one line, before the data block (if any) is looked at. The request itself is
+// written in place, into the ParseResult that Parse returns: a Request is a few hundred bytes,
+// and copying it per request showed in profiles.
 struct LineOutcome {
-  ParseResult result;
+  bool failed = false;
+  std::string_view error;  // failed: the answer ("" with close: none)
+  bool close = false;
   // Storage commands: the data block that follows the line (-1: none).
   int64_t data_length = -1;
   // On an error, bytes after the line that must be discarded unread.
   uint64_t discard = 0;
 };
 
-LineOutcome Error(const Request& request, std::string_view error) {
+LineOutcome Error(std::string_view error) {
   LineOutcome out;
-  out.result.status = ParseStatus::kError;
-  out.result.request = request;
-  out.result.error = error;
+  out.failed = true;
+  out.error = error;
   return out;
 }
 
-LineOutcome Ok(const Request& request) {
-  LineOutcome out;
-  out.result.status = ParseStatus::kRequest;
-  out.result.request = request;
-  return out;
-}
+LineOutcome Ok() { return LineOutcome(); }
 
 // memcached only honours "noreply" as the last token of the line.
 bool NoreplyMaybe(const Tokens& t) { return t.ntokens >= 2 && t.Last() == "noreply"; }
@@ -45,13 +43,12 @@ bool ValidKey(std::string_view key) {
   return !key.empty() && key.size() <= kMaxKeyLength && !HasControlCharacter(key);
 }
 
-LineOutcome ParseRetrieval(Command command, const Tokens& t, std::string_view line) {
-  Request r;
+LineOutcome ParseRetrieval(Command command, const Tokens& t, std::string_view line, Request& r) {
   r.command = command;
   size_t first_key = 1;
   if (command == Command::kGat || command == Command::kGats) {
     int32_t exptime = 0;
-    if (!ParseInt32(t.token[1], &exptime)) return Error(r, errors::kBadExptime);
+    if (!ParseInt32(t.token[1], &exptime)) return Error(errors::kBadExptime);
     r.exptime = exptime;
     first_key = 2;
   }
@@ -60,39 +57,39 @@ LineOutcome ParseRetrieval(Command command, const Tokens& t, std::string_view li
   std::string_view key;
   bool first = true;
   while (keys.Next(&key)) {
-    if (!ValidKey(key)) return Error(r, errors::kBadFormat);
+    if (!ValidKey(key)) return Error(errors::kBadFormat);
     if (first) r.key = r.key_token = key;
     first = false;
   }
-  return Ok(r);
+  return Ok();
 }
 
-LineOutcome ParseStorage(Command command, const Tokens& t, const ParserOptions& options) {
-  Request r;
+LineOutcome ParseStorage(Command command, const Tokens& t, const ParserOptions& options,
+                         Request& r) {
   r.command = command;
   r.noreply = NoreplyMaybe(t);
   r.key = r.key_token = t.token[1];
-  if (r.key.size() > kMaxKeyLength) return Error(r, errors::kBadFormat);
+  if (r.key.size() > kMaxKeyLength) return Error(errors::kBadFormat);
   int32_t exptime = 0;
   int32_t length = 0;
   if (!ParseUint32(t.token[2], &r.client_flags) || !ParseInt32(t.token[3], &exptime) ||
       !ParseInt32(t.token[4], &length)) {
-    return Error(r, errors::kBadFormat);
+    return Error(errors::kBadFormat);
   }
   r.exptime = exptime;
-  if (length < 0 || length > INT_MAX - 2) return Error(r, errors::kBadFormat);
+  if (length < 0 || length > INT_MAX - 2) return Error(errors::kBadFormat);
   if (command == Command::kCas && !ParseUint64(t.token[5], &r.cas_unique)) {
-    return Error(r, errors::kBadFormat);
+    return Error(errors::kBadFormat);
   }
   // From here on the data block's length is known, so a rejected block is discarded rather
   // than read as commands.
   LineOutcome out;
   if (HasControlCharacter(r.key)) {
-    out = Error(r, errors::kBadFormat);
+    out = Error(errors::kBadFormat);
   } else if (static_cast<size_t>(length) > options.max_item_size) {
-    out = Error(r, errors::kTooLarge);
+    out = Error(errors::kTooLarge);
   } else {
-    out = Ok(r);
+    out = Ok();
     out.data_length = length;
     return out;
   }
@@ -100,24 +97,22 @@ LineOutcome ParseStorage(Command command, const Tokens& t, const ParserOptions& 
   return out;
 }
 
-LineOutcome ParseKeyCommand(Command command, const Tokens& t) {
-  Request r;
+LineOutcome ParseKeyCommand(Command command, const Tokens& t, Request& r) {
   r.command = command;
   r.noreply = NoreplyMaybe(t);
   r.key = r.key_token = t.token[1];
-  if (!ValidKey(r.key)) return Error(r, errors::kBadFormat);
+  if (!ValidKey(r.key)) return Error(errors::kBadFormat);
   if (command == Command::kIncr || command == Command::kDecr) {
-    if (!ParseUint64(t.token[2], &r.delta)) return Error(r, errors::kBadDelta);
+    if (!ParseUint64(t.token[2], &r.delta)) return Error(errors::kBadDelta);
   } else if (command == Command::kTouch) {
     int32_t exptime = 0;
-    if (!ParseInt32(t.token[2], &exptime)) return Error(r, errors::kBadExptime);
+    if (!ParseInt32(t.token[2], &exptime)) return Error(errors::kBadExptime);
     r.exptime = exptime;
   }
-  return Ok(r);
+  return Ok();
 }
 
-LineOutcome ParseDelete(const Tokens& t) {
-  Request r;
+LineOutcome ParseDelete(const Tokens& t, Request& r) {
   r.command = Command::kDelete;
   if (t.ntokens > 3) {
     // memcached still accepts the long-gone "hold time" argument, but only as "0".
@@ -125,50 +120,48 @@ LineOutcome ParseDelete(const Tokens& t) {
     r.noreply = NoreplyMaybe(t);
     const bool valid = (t.ntokens == 4 && (hold_is_zero || r.noreply)) ||
                        (t.ntokens == 5 && hold_is_zero && r.noreply);
-    if (!valid) return Error(r, errors::kDeleteUsage);
+    if (!valid) return Error(errors::kDeleteUsage);
   }
   r.key = r.key_token = t.token[1];
-  if (!ValidKey(r.key)) return Error(r, errors::kBadFormat);
-  return Ok(r);
+  if (!ValidKey(r.key)) return Error(errors::kBadFormat);
+  return Ok();
 }
 
-LineOutcome ParseFlushAll(const Tokens& t) {
-  Request r;
+LineOutcome ParseFlushAll(const Tokens& t, Request& r) {
   r.command = Command::kFlushAll;
   r.noreply = NoreplyMaybe(t);
   if (t.ntokens != (r.noreply ? 3u : 2u)) {
     int32_t delay = 0;
-    if (!ParseInt32(t.token[1], &delay)) return Error(r, errors::kBadExptime);
+    if (!ParseInt32(t.token[1], &delay)) return Error(errors::kBadExptime);
     r.exptime = delay;
   }
-  return Ok(r);
+  return Ok();
 }
 
-LineOutcome ParseVerbosity(const Tokens& t) {
-  Request r;
+LineOutcome ParseVerbosity(const Tokens& t, Request& r) {
   r.command = Command::kVerbosity;
   r.noreply = NoreplyMaybe(t);
   r.argument = t.token[1];
-  if (!ParseUint32(r.argument, &r.level)) return Error(r, errors::kBadFormat);
-  return Ok(r);
+  if (!ParseUint32(r.argument, &r.level)) return Error(errors::kBadFormat);
+  return Ok();
 }
 
 // The classic commands, dispatched the way memcached's process_command_ascii does, token
 // counts included (ntokens counts the terminal empty token, as memcached's does).
-LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOptions& options) {
+LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOptions& options,
+                         Request& r) {
   const std::string_view cmd = t.token[0];
   const size_t n = t.ntokens;
-  Request r;
   auto tokens_in = [n](size_t a, size_t b) { return n == a || n == b; };
 
   if (cmd[0] == 'g' || cmd == "bget") {
-    if (n < 3) return Error(r, errors::kError);
+    if (n < 3) return Error(errors::kError);
     // "bget" is a legacy alias memcached still honours.
-    if (cmd == "get" || cmd == "bget") return ParseRetrieval(Command::kGet, t, line);
-    if (cmd == "gets") return ParseRetrieval(Command::kGets, t, line);
-    if (cmd == "gat") return ParseRetrieval(Command::kGat, t, line);
-    if (cmd == "gats") return ParseRetrieval(Command::kGats, t, line);
-    return Error(r, errors::kError);
+    if (cmd == "get" || cmd == "bget") return ParseRetrieval(Command::kGet, t, line, r);
+    if (cmd == "gets") return ParseRetrieval(Command::kGets, t, line, r);
+    if (cmd == "gat") return ParseRetrieval(Command::kGat, t, line, r);
+    if (cmd == "gats") return ParseRetrieval(Command::kGats, t, line, r);
+    return Error(errors::kError);
   }
   struct StorageName {
     std::string_view name;
@@ -181,56 +174,56 @@ LineOutcome ParseClassic(const Tokens& t, std::string_view line, const ParserOpt
   for (const auto& s : kStorage) {
     if (cmd != s.name) continue;
     const bool ok = s.command == Command::kCas ? tokens_in(7, 8) : tokens_in(6, 7);
-    return ok ? ParseStorage(s.command, t, options) : Error(r, errors::kError);
+    return ok ? ParseStorage(s.command, t, options, r) : Error(errors::kError);
   }
   if (cmd == "incr" || cmd == "decr") {
-    if (!tokens_in(4, 5)) return Error(r, errors::kError);
-    return ParseKeyCommand(cmd == "incr" ? Command::kIncr : Command::kDecr, t);
+    if (!tokens_in(4, 5)) return Error(errors::kError);
+    return ParseKeyCommand(cmd == "incr" ? Command::kIncr : Command::kDecr, t, r);
   }
   if (cmd == "touch") {
-    if (!tokens_in(4, 5)) return Error(r, errors::kError);
-    return ParseKeyCommand(Command::kTouch, t);
+    if (!tokens_in(4, 5)) return Error(errors::kError);
+    return ParseKeyCommand(Command::kTouch, t, r);
   }
   if (cmd == "delete") {
-    if (n < 3 || n > 5) return Error(r, errors::kError);
-    return ParseDelete(t);
+    if (n < 3 || n > 5) return Error(errors::kError);
+    return ParseDelete(t, r);
   }
   if (cmd == "stats") {
     r.command = Command::kStats;
     r.argument = t.From(1, line);
-    return Ok(r);
+    return Ok();
   }
   if (cmd == "flush_all") {
-    if (n < 2 || n > 4) return Error(r, errors::kError);
-    return ParseFlushAll(t);
+    if (n < 2 || n > 4) return Error(errors::kError);
+    return ParseFlushAll(t, r);
   }
   if (cmd == "version") {
     r.command = Command::kVersion;
-    return Ok(r);
+    return Ok();
   }
   if (cmd == "quit") {
     r.command = Command::kQuit;
-    return Ok(r);
+    return Ok();
   }
   if (cmd == "shutdown") {
     r.command = Command::kShutdown;
     r.argument = t.From(1, line);
-    return Ok(r);
+    return Ok();
   }
   if (cmd == "verbosity") {
-    if (!tokens_in(3, 4)) return Error(r, errors::kError);
-    return ParseVerbosity(t);
+    if (!tokens_in(3, 4)) return Error(errors::kError);
+    return ParseVerbosity(t, r);
   }
   // memcached hangs up on what looks like an HTTP request, but only once the word has missed
   // every command family it dispatches on by first letter.
   const bool dispatched_by_letter =
       std::string_view("gsacidt").find(cmd[0]) != std::string_view::npos;
   if (!dispatched_by_letter && t.Last().substr(0, 5) == "HTTP/") {
-    LineOutcome out = Error(r, "");
-    out.result.close = true;
+    LineOutcome out = Error("");
+    out.close = true;
     return out;
   }
-  return Error(r, errors::kError);
+  return Error(errors::kError);
 }
 
 // True when a line may grow past max_line_length: a multi-key retrieval. memcached allows this
@@ -297,22 +290,23 @@ ParseResult RequestParser::Parse(std::string_view input) {
   const Tokens tokens = Tokenize(line);
   LineOutcome out;
   if (tokens.ntokens < 2 || tokens.token[0].size() < 2) {
-    out = Error(Request(), errors::kError);
+    out = Error(errors::kError);
   } else if (tokens.token[0].size() == 2 && tokens.token[0][0] == 'm') {
-    MetaLine meta = ParseMetaLine(tokens, line, key_scratch_.data(), key_scratch_.size(),
-                                  options_.max_item_size);
-    out.result.status = meta.error.empty() ? ParseStatus::kRequest : ParseStatus::kError;
-    out.result.request = meta.request;
-    out.result.error = meta.error;
+    const MetaLine meta = ParseMetaLine(tokens, line, &result.request, key_scratch_.data(),
+                                        key_scratch_.size(), options_.max_item_size);
+    out.failed = !meta.error.empty();
+    out.error = meta.error;
     out.data_length = meta.data_length;
     out.discard = meta.discard;
   } else {
-    out = ParseClassic(tokens, line, options_);
+    out = ParseClassic(tokens, line, options_, result.request);
   }
 
-  result = out.result;
+  result.status = out.failed ? ParseStatus::kError : ParseStatus::kRequest;
+  result.error = out.error;
+  result.close = out.close;
   result.consumed = line_bytes;
-  if (result.status == ParseStatus::kError) {
+  if (out.failed) {
     discard_ = out.discard;
     return result;
   }
@@ -321,9 +315,9 @@ ParseResult RequestParser::Parse(std::string_view input) {
   // A data block follows, and counts only with its "\r\n".
   const size_t total = line_bytes + static_cast<size_t>(out.data_length) + 2;
   if (input.size() < total) {
-    ParseResult more;
-    more.need = total;
-    return more;
+    result = ParseResult();  // (the same object throughout: no copy of the result on return)
+    result.need = total;
+    return result;
   }
   result.consumed = total;
   const std::string_view block = input.substr(line_bytes, static_cast<size_t>(out.data_length));

@@ -12,16 +12,16 @@
 
 namespace spillway::protocol {
 
+// What became of a meta line; the request itself is written in place.
 struct MetaLine {
-  Request request;
   std::string_view error;    // non-empty: answer this instead
   int64_t data_length = -1;  // ms: the data block that follows the line
   uint64_t discard = 0;      // on error: bytes after the line to drop unread
 };
 
-// `tokens[0]` is a two-letter word starting with 'm'. A base64 key (b flag) is decoded into
-// `scratch` (capacity `scratch_size`).
-MetaLine ParseMetaLine(const Tokens& tokens, std::string_view line, char* scratch,
+// `tokens[0]` is a two-letter word starting with 'm'. Fills *request, a default-constructed one.
+// A base64 key (b flag) is decoded into `scratch` (capacity `scratch_size`).
+MetaLine ParseMetaLine(const Tokens& tokens, std::string_view line, Request* request, char* scratch,
                        size_t scratch_size, size_t max_item_size);
 
 }  // namespace spillway::protocol
