@@ -99,7 +99,8 @@ void Connection::OnReceive(std::string_view bytes) {
 bool Connection::OverCap() const {
   // Answers owed: those being sent, those ready behind a slot still waiting, and those other
   // shards are still working on (each may be a large value).
-  return out_.size() + queued_bytes_ > shard_->server().options().output_cap_bytes ||
+  return out_.size() + ready_.size() + queued_bytes_ >
+             shard_->server().options().output_cap_bytes ||
          slots_.size() > kMaxSlots || remote_pending_ > kMaxRemotePending;
 }
 
@@ -226,35 +227,52 @@ void Connection::Dispatch(const Request& request, std::string_view raw) {
 void Connection::Retrieval(const Request& request) {
   // The keys are taken a few at a time (ContinueRetrieval), so that a long multi-get whose client
   // is not reading stops where the output cap says, like a pipeline of single gets.
+  const size_t issued = IssueKeys(request, request.keys);
+  if (issued == request.keys.size()) return;
   pending_get_.emplace();
   pending_get_->request.command = request.command;
   pending_get_->request.exptime = request.exptime;
-  pending_get_->keys.assign(request.keys);
-  ContinueRetrieval();
+  pending_get_->keys.assign(request.keys.substr(issued));  // the input buffer moves on
 }
 
 bool Connection::ContinueRetrieval() {
   PendingGet& get = *pending_get_;
-  protocol::TokenIterator keys(std::string_view(get.keys).substr(get.next));
-  std::string_view key;
-  while (!OverCap() && keys.Next(&key)) {
-    get.next = static_cast<size_t>(key.data() + key.size() - get.keys.data());
-    KeyOp(get.request, key, /*raw=*/"");
+  const std::string_view rest = std::string_view(get.keys).substr(get.next);
+  const size_t issued = IssueKeys(get.request, rest);
+  if (issued < rest.size()) {
+    get.next += issued;
+    return false;  // more keys, later
   }
-  if (OverCap() && keys.Next(&key)) return false;  // more keys, later
-  Ready().Append("END\r\n");
   pending_get_.reset();
   return true;
+}
+
+size_t Connection::IssueKeys(const Request& request, std::string_view keys) {
+  protocol::TokenIterator it(keys);
+  std::string_view key;
+  size_t issued = 0;
+  while (!OverCap() && it.Next(&key)) {
+    issued = static_cast<size_t>(key.data() + key.size() - keys.data());
+    KeyOp(request, key, /*raw=*/"");
+  }
+  if (OverCap() && it.Next(&key)) return issued;
+  Ready().Append("END\r\n");
+  return keys.size();
 }
 
 void Connection::KeyOp(const Request& request, std::string_view key, std::string_view raw,
                        bool discard) {
   const uint64_t hash = storage::Key(key).hash;
   const uint32_t owner = shard_->server().OwnerOf(hash);
+  const bool local = owner == shard_->index();
+  const KeyContext context{&shard_->store(), shard_->now(), &shard_->counters()};
+  if (local && !discard && slots_.empty()) {
+    ExecuteKey(request, key, hash, context, &ready_);
+    return;
+  }
   Slot& slot = NewSlot();
   slot.discard = discard;
-  if (owner == shard_->index()) {
-    const KeyContext context{&shard_->store(), shard_->now(), &shard_->counters()};
+  if (local) {
     ExecuteKey(request, key, hash, context, &slot.reply);
     Count(slot, slot.reply.size());
     return;
@@ -307,6 +325,7 @@ void Connection::Answer(uint64_t slot_id, std::string_view bytes) {
 
 void Connection::Flush() {
   if (closed_) return;
+  out_.Splice(std::move(ready_));  // ahead of every slot
   while (!slots_.empty() && slots_.front().pending == 0) {
     queued_bytes_ -= slots_.front().counted;
     if (!slots_.front().discard) out_.Splice(std::move(slots_.front().reply));

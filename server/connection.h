@@ -44,7 +44,7 @@ class Connection {
   void CloseNow();
 
   int64_t last_active() const { return last_active_; }
-  bool busy() const { return !slots_.empty() || !out_.empty(); }
+  bool busy() const { return !slots_.empty() || !out_.empty() || !ready_.empty(); }
   // True when nothing arrived since the last call (shutdown closes connections that are quiet
   // for a whole tick and owe nothing).
   bool QuietSinceLastAsked() { return !std::exchange(received_, false); }
@@ -66,6 +66,9 @@ class Connection {
   void Retrieval(const protocol::Request& request);
   // Issues the rest of a multi-get's keys while under the output cap; true when it is done.
   bool ContinueRetrieval();
+  // Issues `keys` of a retrieval while under the output cap, and its END once all are issued;
+  // returns how many bytes of `keys` were issued (keys.size() when all were).
+  size_t IssueKeys(const protocol::Request& request, std::string_view keys);
   // One key's operation, inline or on its owner; `raw` is a request that says exactly it (empty
   // for a retrieval key: the line is made only if the key goes to another shard).
   void KeyOp(const protocol::Request& request, std::string_view key, std::string_view raw,
@@ -76,7 +79,9 @@ class Connection {
   // stats and its sub-forms (stats.cc).
   void Stats(std::string_view argument);
   Slot& NewSlot();
-  Reply& Ready() { return NewSlot().reply; }
+  // Where an answer that is complete now goes: straight after the answers before it when none
+  // is still waiting (the common case: no slot, no allocation per request), else a slot.
+  Reply& Ready() { return slots_.empty() ? ready_ : NewSlot().reply; }
   void Flush();
   // Unsent answers (or answers other shards still owe) past the caps: stop reading the client.
   static constexpr size_t kMaxSlots = 64 * 1024;
@@ -94,6 +99,8 @@ class Connection {
   protocol::RequestParser parser_;
   std::string in_;
   size_t in_start_ = 0;
+  // Answers complete in request order, ahead of every slot; moved to out_ by Flush.
+  Reply ready_;
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 0;
   std::optional<PendingGet> pending_get_;

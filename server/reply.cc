@@ -15,7 +15,11 @@ Reply::Piece& Reply::NewPiece() {
 }
 
 std::string& Reply::Text() {
-  if (pieces_.empty() || pieces_.back().item) NewPiece();
+  if (pieces_.empty() || pieces_.back().item) {
+    // Room for a pipeline's worth of small answers, so that appending them does not reallocate
+    // the text over and over (it is freed once sent).
+    NewPiece().text.reserve(kTextReserve);
+  }
   return pieces_.back().text;
 }
 

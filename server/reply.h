@@ -23,6 +23,7 @@ class Reply {
  public:
   // Values at least this large are sent from item memory when pinning is allowed.
   static constexpr size_t kPinThreshold = 512;
+  static constexpr size_t kTextReserve = 1024;
 
   explicit Reply(bool pin = true) : pin_(pin) {}
 
