@@ -91,6 +91,14 @@ size_t Store::MaxValueSize(size_t key_length, uint32_t client_flags) const {
   return impl_->MaxItemSize() > overhead ? impl_->MaxItemSize() - overhead : 0;
 }
 
+void Store::PrefetchIndex(uint64_t hash) const { impl_->index().Prefetch(hash); }
+
+void Store::PrefetchItem(uint64_t hash) const {
+  // (The prefetch stays outside the index's probe loop: GCC dropped a loop whose only effect
+  // was a prefetch.)
+  if (const std::optional<Location> at = impl_->index().Candidate(hash)) impl_->PrefetchItem(*at);
+}
+
 ReadResult Store::Read(const Key& key, int64_t now, const ReadOptions& options) {
   impl_->Advance(now);
   return impl_->Read(key, options);

@@ -54,6 +54,15 @@ class Index {
     const size_t old_slot = old_->Find(hash, match);
     return old_slot == kNotFound ? kNotFound : Pos(part, old_slot, true);
   }
+  // Hints (no effect on contents). A rebuild's old table is left out: it is one partition.
+  void Prefetch(uint64_t hash) const { parts_[PartitionOf(hash)].Prefetch(hash); }
+  // The first entry with `hash`'s home and tag, keys not compared (a guess, for a hint).
+  std::optional<Location> Candidate(uint64_t hash) const {
+    const HashIndex& table = parts_[PartitionOf(hash)];
+    const size_t slot = table.Find(hash, [](Location) { return true; });
+    if (slot == kNotFound) return std::nullopt;
+    return table.At(slot);
+  }
   Location At(size_t pos) const { return Table(pos).At(Slot(pos)); }
   uint8_t Freq(size_t pos) const { return Table(pos).Freq(Slot(pos)); }
   void SetFreq(size_t pos, uint8_t freq) { Table(pos).SetFreq(Slot(pos), freq); }

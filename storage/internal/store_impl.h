@@ -33,6 +33,16 @@ class Store::Impl {
   // Every public call starts here: the clock, and a delayed flush_all that has come due.
   void Advance(int64_t now);
 
+  // Store::PrefetchIndex/PrefetchItem.
+  const Index& index() const { return index_; }
+  void PrefetchItem(Location at) const {
+    // The header and key come first, then the value: two lines cover a small item wherever it
+    // starts.
+    const char* item = segments_[at.segment].memory.data() + at.offset;
+    __builtin_prefetch(item);
+    __builtin_prefetch(item + 63);
+  }
+
  private:
   // A live index entry and its item.
   struct Entry {

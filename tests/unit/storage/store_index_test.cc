@@ -68,5 +68,38 @@ TEST(StoreIndex, DeletesAndOverwritesDuringAMigrationAreKept) {
   EXPECT_EQ(store.stats().items, static_cast<uint64_t>(written / 2));
 }
 
+TEST(StoreIndex, PrefetchHintsChangeNothing) {
+  Options o;
+  o.memory_limit_bytes = 64 << 20;
+  Store store(o);
+  // Hints on an empty store, for keys present, absent and deleted, and while a partition is
+  // being rebuilt (whose old table the hints leave out).
+  for (int i = 0; i < 4; ++i) {
+    store.PrefetchIndex(Key(KeyOf(i)).hash);
+    store.PrefetchItem(Key(KeyOf(i)).hash);
+  }
+  int written = 0;
+  while (store.stats().index_migration_pending == 0 && written < 1'000'000) {
+    ASSERT_EQ(store.Write(Key(KeyOf(written)), KeyOf(written), 0, 0, kNow).status,
+              WriteStatus::kStored);
+    ++written;
+  }
+  ASSERT_EQ(store.Delete(Key(KeyOf(0)), kNow), DeleteStatus::kDeleted);
+  const StoreStats before = store.stats();
+  for (int i = 0; i < written + 100; ++i) {
+    store.PrefetchIndex(Key(KeyOf(i)).hash);
+    store.PrefetchItem(Key(KeyOf(i)).hash);
+  }
+  const StoreStats after = store.stats();
+  EXPECT_EQ(after.items, before.items);
+  EXPECT_EQ(after.index_migration_pending, before.index_migration_pending);
+  EXPECT_FALSE(store.Read(Key(KeyOf(0)), kNow).item);
+  for (int i = 1; i < written; ++i) {
+    const ReadResult r = store.Read(Key(KeyOf(i)), kNow);
+    ASSERT_TRUE(r.item) << i;
+    ASSERT_EQ(r.item.value(), KeyOf(i));
+  }
+}
+
 }  // namespace
 }  // namespace spillway::storage
