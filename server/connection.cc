@@ -2,11 +2,13 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
 #include "protocol/errors.h"
 #include "server/execute.h"
+#include "server/prefetch.h"
 #include "server/server.h"
 #include "server/shard.h"
 #include "storage/store.h"
@@ -115,6 +117,7 @@ void Connection::MaybeResume() {
 }
 
 void Connection::Process() {
+  size_t prefetched = in_start_;  // the reads before this offset of in_ were hinted to the store
   while (!close_after_ && !closed_) {
     if (pending_get_ && !ContinueRetrieval()) {
       if (!paused_) shard_->loop().PauseReceive(id_);
@@ -128,6 +131,9 @@ void Connection::Process() {
       break;
     }
     const std::string_view input(in_.data() + in_start_, in_.size() - in_start_);
+    if (in_start_ >= prefetched) {
+      prefetched = in_start_ + std::max<size_t>(1, PrefetchReads(input, *shard_));
+    }
     const protocol::ParseResult r = parser_.Parse(input);
     if (r.status == ParseStatus::kNeedMore) break;
     if (r.status == ParseStatus::kRequest) Dispatch(r.request, input.substr(0, r.consumed));
