@@ -4,15 +4,17 @@
 
 namespace spillway::storage {
 
-Segments::Segments(size_t segment_size, size_t memory_limit) : segment_size_(segment_size) {
+Segments::Segments(size_t segment_size, size_t memory_limit)
+    : segment_size_(segment_size),
+      map_group_(segment_size < Mapped::kHugePage ? Mapped::kHugePage / segment_size : 1) {
   // Never reallocated, so a Segment& stays valid while more segments are mapped.
   segments_.reserve(memory_limit / segment_size + 2);
   free_.reserve(segments_.capacity());
   segments_.emplace_back();
 }
 
-uint32_t Segments::TakeFree(bool may_map) {
-  // Prefer a free segment that still has memory; map one only when allowed.
+uint32_t Segments::TakeFree(size_t may_map) {
+  // Prefer a free segment that still has memory; map only when allowed.
   for (size_t i = free_.size(); i-- > 0;) {
     const uint32_t id = free_[i];
     if (segments_[id].memory.data() == nullptr) continue;
@@ -21,21 +23,31 @@ uint32_t Segments::TakeFree(bool may_map) {
     --free_mapped_;
     return id;
   }
-  if (!may_map) return 0;
-  Mapped memory(segment_size_);
-  if (memory.data() == nullptr) return 0;
-  uint32_t id;
-  if (!free_.empty()) {
-    id = free_.back();
+  if (may_map == 0) return 0;
+  for (Mapped& piece : Mapped::MapHuge(segment_size_, may_map >= map_group_ ? map_group_ : 1)) {
+    Adopt(std::move(piece));
+  }
+  return free_mapped_ > 0 ? TakeFree(0) : 0;  // the last one adopted
+}
+
+void Segments::Adopt(Mapped memory) {
+  // An id whose memory was unmapped is reused before a new one is made.
+  uint32_t id = 0;
+  for (size_t i = free_.size(); i-- > 0;) {
+    if (segments_[free_[i]].memory.data() != nullptr) continue;
+    id = free_[i];
+    free_[i] = free_.back();
     free_.pop_back();
-  } else {
+    break;
+  }
+  if (id == 0) {
     CHECK_LT(segments_.size(), segments_.capacity()) << "more segments than the budget allows";
     id = static_cast<uint32_t>(segments_.size());
     segments_.emplace_back();
   }
   segments_[id].memory = std::move(memory);
   ++mapped_;
-  return id;
+  Free(id);
 }
 
 void Segments::Free(uint32_t id) {

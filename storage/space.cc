@@ -86,6 +86,12 @@ bool Store::Impl::MayMap(size_t extra) const {
   return AllocatedBytes() + segments_.segment_size() + extra <= options_.memory_limit_bytes;
 }
 
+size_t Store::Impl::MappableSegments() const {
+  const size_t allocated = AllocatedBytes();
+  if (allocated >= options_.memory_limit_bytes) return 0;
+  return (options_.memory_limit_bytes - allocated) / segments_.segment_size();
+}
+
 bool Store::Impl::MakeRoom(size_t extra) {
   while (AllocatedBytes() + extra > options_.memory_limit_bytes) {
     if (segments_.UnmapOneFree()) continue;
@@ -172,8 +178,8 @@ char* Store::Impl::Allocate(Queue queue, size_t size, Location* at, bool may_evi
   // each round.
   while (open == 0 || segments_[open].used + size > segments_.segment_size()) {
     // Ordinary writes leave one free segment for eviction, which may need to move items.
-    const bool may_map = MayMap();
-    const bool take = !may_evict || may_map || segments_.free_mapped() > 1;
+    const size_t may_map = MappableSegments();
+    const bool take = !may_evict || may_map > 0 || segments_.free_mapped() > 1;
     if (const uint32_t id = take ? segments_.TakeFree(may_map) : 0) {
       segments_.PushBack(queue, id);
       segments_[id].base = log_bytes_;  // derived CAS values start here (CasOf)

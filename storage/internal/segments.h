@@ -49,10 +49,14 @@ class Segments {
     return segments_.capacity() * sizeof(Segment) + free_.capacity() * sizeof(uint32_t);
   }
 
-  // A free segment with memory, mapping one if `may_map`; 0 when there is none.
-  uint32_t TakeFree(bool may_map);
+  // A free segment with memory, mapping if the budget lets `may_map` more segments be mapped;
+  // 0 when there is none. Segments smaller than a huge page are mapped a huge page's worth at a
+  // time when the budget allows it (the others go on the free list).
+  uint32_t TakeFree(size_t may_map);
   // Returns an empty, unpinned segment to the free list (keeping its memory).
   void Free(uint32_t id);
+  // Segments mapped together when the budget allows (a huge page's worth).
+  size_t map_group() const { return map_group_; }
   // Unmaps one free segment that has memory. Returns false when there is none.
   bool UnmapOneFree();
   size_t free_mapped() const { return free_mapped_; }
@@ -74,7 +78,11 @@ class Segments {
     uint32_t tail = 0;
     size_t count = 0;
   };
+  // Gives `memory` a segment id and puts it on the free list.
+  void Adopt(Mapped memory);
+
   size_t segment_size_;
+  size_t map_group_;
   size_t mapped_ = 0;
   size_t free_mapped_ = 0;         // free segments that have memory
   std::vector<Segment> segments_;  // [0] is unused: id 0 means "none"

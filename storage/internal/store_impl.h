@@ -82,6 +82,8 @@ class Store::Impl {
   // ---- space.cc
   size_t AllocatedBytes() const;
   bool MayMap(size_t extra = 0) const;
+  // How many more segments the budget lets be mapped now.
+  size_t MappableSegments() const;
   // Room in `hash`'s index partition for one more entry, starting its rebuild if need be.
   bool EnsureIndexRoom(uint64_t hash);
   // Inserts an entry, rebuilding its partition at once if the table refuses it.
