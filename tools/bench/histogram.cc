@@ -52,10 +52,16 @@ void Histogram::Merge(const Histogram& other) {
   sum_ += other.sum_;
 }
 
+void Histogram::Subtract(const Histogram& earlier) {
+  for (size_t i = 0; i < kBuckets; ++i) counts_[i] -= earlier.counts_[i];
+  count_ -= earlier.count_;
+  sum_ -= earlier.sum_;
+}
+
 void Histogram::Reset() { *this = Histogram(); }
 
 double Histogram::Mean() const {
-  return count_ == 0 ? 0.0 : static_cast<double>(sum_ / static_cast<long double>(count_));
+  return count_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(count_);
 }
 
 uint64_t Histogram::Percentile(double q) const {

@@ -103,4 +103,12 @@ void AppendKey(std::string_view prefix, uint64_t index, std::string* out) {
   out->append(digits, static_cast<size_t>(end - digits));
 }
 
+bool ParseKeyIndex(std::string_view prefix, std::string_view key, uint64_t* index) {
+  if (key.size() <= prefix.size() || key.substr(0, prefix.size()) != prefix) return false;
+  const std::string_view digits = key.substr(prefix.size());
+  if (digits.size() > 1 && digits[0] == '0') return false;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *index);
+  return ec == std::errc() && end == digits.data() + digits.size();
+}
+
 }  // namespace spillway::bench

@@ -65,6 +65,11 @@ class KeyGenerator {
 // prefix + decimal index, appended to `out`.
 void AppendKey(std::string_view prefix, uint64_t index, std::string* out);
 
+// The inverse of AppendKey: true and the index when `key` is exactly prefix + the canonical
+// decimal of an index (no sign, no leading zero, no overflow), so that a key is checked without
+// formatting the expected one.
+bool ParseKeyIndex(std::string_view prefix, std::string_view key, uint64_t* index);
+
 }  // namespace spillway::bench
 
 #endif  // SPILLWAY_TOOLS_BENCH_KEYS_H_

@@ -17,6 +17,13 @@ struct ServerAddress {
   std::string port;
 };
 
+enum class Protocol { kText, kMeta };
+
+// kFull compares every hit with the value its version must have and checks that the version is
+// not older than one already acknowledged; kNone still parses every reply strictly (order, keys,
+// framing) but compares no value bytes, for servers that answer with made-up values.
+enum class Validate { kFull, kNone };
+
 struct BenchOptions {
   std::vector<ServerAddress> servers;  // connections are spread round-robin over them
   int threads = 1;
@@ -33,7 +40,13 @@ struct BenchOptions {
   ValueSize value_size;
   double duration_s = 10;  // used when requests == 0
   uint64_t requests = 0;   // total over all threads; 0: run for duration_s
+  uint32_t mget = 1;       // keys per get request (text: one get line; meta: mg ... q, then mn)
+  Protocol protocol = Protocol::kText;
+  Validate validate = Validate::kFull;
   bool prefill = false;
+  double warmup_s = 0;  // the workload runs this long first on the same connections, uncounted
+  // Workers publish their measured latency every ~200 ms for the progress line (a terminal only).
+  bool progress = false;
   uint64_t seed = 1;
   std::string io = "auto";  // auto, uring, epoll
 };

@@ -18,13 +18,17 @@ std::string Format(const char* format, auto... args) {
 
 double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
-double OpsPerSec(const RunResult& r) {
-  return r.elapsed_s > 0 ? static_cast<double>(r.measured.completed()) / r.elapsed_s : 0;
+double PerSec(const RunResult& r, uint64_t count) {
+  return r.elapsed_s > 0 ? static_cast<double>(count) / r.elapsed_s : 0;
 }
 
+// Of the keys asked for: with --mget, a get asks for several.
 double HitRatio(const Stats& s) {
-  return s.gets == 0 ? 0 : static_cast<double>(s.hits) / static_cast<double>(s.gets);
+  return s.keys() == 0 ? 0 : static_cast<double>(s.hits) / static_cast<double>(s.keys());
 }
+
+const char* ProtocolName(Protocol p) { return p == Protocol::kText ? "text" : "meta"; }
+const char* ValidateName(Validate v) { return v == Validate::kFull ? "full" : "none"; }
 
 std::string JsonErrors(const Stats& s) {
   std::string out = "{";
@@ -40,14 +44,18 @@ std::string JsonErrors(const Stats& s) {
 std::string FormatText(const BenchOptions& o, const RunResult& r) {
   const Stats& s = r.measured;
   std::string out;
-  out += Format("spillway-bench: %d threads x %d connections, pipeline %d, io %s\n", o.threads,
-                o.connections, o.pipeline, r.backend.c_str());
-  out += Format("  %.2f s, %llu requests, %.0f ops/s\n", r.elapsed_s,
-                static_cast<unsigned long long>(s.completed()), OpsPerSec(r));
-  out += Format("  gets %llu (hits %llu, misses %llu, hit ratio %.4f), sets %llu\n",
-                static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.hits),
-                static_cast<unsigned long long>(s.misses), HitRatio(s),
-                static_cast<unsigned long long>(s.sets));
+  out += Format(
+      "spillway-bench: %d threads x %d connections, pipeline %d, io %s, protocol %s, mget %u, "
+      "validate %s\n",
+      o.threads, o.connections, o.pipeline, r.backend.c_str(), ProtocolName(o.protocol), o.mget,
+      ValidateName(o.validate));
+  out += Format("  %.2f s, %llu requests, %.0f ops/s, %.0f keys/s\n", r.elapsed_s,
+                static_cast<unsigned long long>(s.completed()), PerSec(r, s.completed()),
+                PerSec(r, s.keys()));
+  out += Format("  gets %llu (keys %llu: hits %llu, misses %llu, hit ratio %.4f), sets %llu\n",
+                static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.keys()),
+                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
+                HitRatio(s), static_cast<unsigned long long>(s.sets));
   out += "  latency us:";
   for (const auto& [name, q] : kQuantiles) {
     out += Format(" %s %.1f", name, Us(s.latency_ns.Percentile(q)));
@@ -69,11 +77,15 @@ std::string FormatJson(const BenchOptions& o, const RunResult& r) {
   std::string out = "{\n";
   out += Format("  \"threads\": %d, \"connections\": %d, \"pipeline\": %d, \"io\": \"%s\",\n",
                 o.threads, o.connections, o.pipeline, r.backend.c_str());
-  out += Format("  \"elapsed_s\": %.6f, \"requests\": %llu, \"ops_per_sec\": %.1f,\n", r.elapsed_s,
-                static_cast<unsigned long long>(s.completed()), OpsPerSec(r));
-  out += Format("  \"gets\": %llu, \"sets\": %llu, \"hits\": %llu, \"misses\": %llu,",
+  out += Format("  \"protocol\": \"%s\", \"mget\": %u, \"validate\": \"%s\", \"warmup_s\": %g,\n",
+                ProtocolName(o.protocol), o.mget, ValidateName(o.validate), o.warmup_s);
+  out += Format("  \"elapsed_s\": %.6f, \"requests\": %llu, \"ops_per_sec\": %.1f,", r.elapsed_s,
+                static_cast<unsigned long long>(s.completed()), PerSec(r, s.completed()));
+  out += Format(" \"keys_per_sec\": %.1f,\n", PerSec(r, s.keys()));
+  out += Format("  \"gets\": %llu, \"sets\": %llu, \"get_keys\": %llu, \"hits\": %llu,",
                 static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.sets),
-                static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses));
+                static_cast<unsigned long long>(s.keys()), static_cast<unsigned long long>(s.hits));
+  out += Format(" \"misses\": %llu,", static_cast<unsigned long long>(s.misses));
   out += Format(" \"hit_ratio\": %.6f,\n  \"latency_us\": {", HitRatio(s));
   for (const auto& [name, q] : kQuantiles) {
     out += Format("\"%s\": %.3f, ", name, Us(s.latency_ns.Percentile(q)));

@@ -15,6 +15,12 @@ bool ParseU64(std::string_view text, uint64_t* out) {
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
 }
 
+// Each version its own stream: Word(stream, i) = Mix64(stream + i), so streams only need to be
+// far apart, which mixed 64-bit values are.
+uint64_t VersionStream(uint64_t key_stream, uint32_t version) {
+  return Mix64(key_stream + version);
+}
+
 }  // namespace
 
 bool ParseValueSize(std::string_view text, ValueSize* out) {
@@ -32,7 +38,7 @@ bool ParseValueSize(std::string_view text, ValueSize* out) {
   return true;
 }
 
-uint64_t ValueModel::Stream(uint64_t key) const { return Mix64(Mix64(seed_) ^ key); }
+uint64_t ValueModel::KeyStream(uint64_t key) const { return Mix64(Mix64(seed_) ^ key); }
 
 uint64_t ValueModel::Word(uint64_t stream, uint64_t i) const {
   // Printable bytes ('0'..'o'), so a value reads well in a packet capture: each byte keeps 6 of
@@ -43,11 +49,11 @@ uint64_t ValueModel::Word(uint64_t stream, uint64_t i) const {
 
 uint64_t ValueModel::SizeOf(uint64_t key) const {
   const uint64_t span = size_.max - size_.min + 1;
-  return size_.min + Mix64(Stream(key) ^ 0x5157) % span;
+  return size_.min + Mix64(KeyStream(key) ^ 0x5157) % span;
 }
 
-void ValueModel::AppendValue(uint64_t key, std::string* out) const {
-  const uint64_t stream = Stream(key);
+void ValueModel::AppendValue(uint64_t key, uint32_t version, std::string* out) const {
+  const uint64_t stream = VersionStream(KeyStream(key), version);
   const uint64_t size = SizeOf(key);
   const size_t start = out->size();
   out->resize(start + size);
@@ -58,8 +64,8 @@ void ValueModel::AppendValue(uint64_t key, std::string* out) const {
   }
 }
 
-bool ValueModel::Matches(uint64_t key, std::string_view value) const {
-  const uint64_t stream = Stream(key);
+bool ValueModel::Matches(uint64_t key, uint32_t version, std::string_view value) const {
+  const uint64_t stream = VersionStream(KeyStream(key), version);
   if (value.size() != SizeOf(key)) return false;
   for (uint64_t i = 0; i * 8 < value.size(); ++i) {
     const uint64_t w = Word(stream, i);

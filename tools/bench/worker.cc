@@ -1,12 +1,19 @@
 // Error kinds counted in Stats::errors:
 //   connect_failed      a connection could not be made (the run still starts with the others)
-//   malformed           a reply that is not memcached's protocol; the connection is dropped
+//   malformed           a reply that is not memcached's protocol (or a VA line whose return flags
+//                       are not the ones asked for); the connection is dropped
 //   unexpected_reply    a well-formed reply that does not answer the request in front (out of
-//                       order, a second VALUE, a reply with nothing asked); connection dropped
-//   wrong_key           a VALUE for another key than the one asked; connection dropped
-//   wrong_value         a hit whose bytes are not the value this run writes for the key
-//   not_stored          NOT_STORED for a set
-//   server_error, client_error, error   the server's own error replies (the request completes)
+//                       order, one VALUE more than keys asked, a reply with nothing asked);
+//                       connection dropped
+//   wrong_key           a VALUE (or VA k<key>) for a key that is not among the keys of the get in
+//                       front still unanswered, in request order; connection dropped
+//   wrong_value         a hit whose bytes are not the value of its key at the version its flags
+//                       name (--validate=full)
+//   stale_value         a hit older than a version of its key acknowledged before the get was
+//                       sent (versions.h; --validate=full)
+//   not_stored          NOT_STORED (NS) for a set
+//   server_error, client_error, error   the server's own error replies (the request completes,
+//                       except inside a meta multi-get, which its MN completes)
 //   connection_closed   the server closed or reset a connection, or a send failed
 //   lost_in_flight      requests that were pending on a dropped connection
 //   timeout             requests still pending 5 s after the phase should have ended
@@ -17,14 +24,14 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <deque>
 #include <unordered_map>
 #include <vector>
 
-#include "protocol/encoder.h"
-#include "protocol/response_parser.h"
 #include "server/event_loop.h"
 #include "tools/bench/net.h"
+#include "tools/bench/ring.h"
+#include "tools/bench/values.h"
+#include "tools/bench/wire.h"
 
 namespace spillway::bench {
 
@@ -55,19 +62,28 @@ void Stats::Merge(const Stats& other) {
 namespace {
 
 constexpr int64_t kDrainGraceNs = 5'000'000'000;
+constexpr int64_t kPublishNs = 200'000'000;
 
-struct Pending {
-  bool is_set;
-  uint64_t key;
+// A request in flight.
+struct Op {
   int64_t start_ns;
+  uint32_t keys;  // the key slots it took: 1 for a set, --mget for a get
+  bool is_set;
+};
+
+struct KeySlot {
+  uint64_t key;
+  // A set: its version. A get: in `version`, the oldest version it may return.
+  VersionTable::Ticket ticket;
 };
 
 struct Conn {
   ConnId id = 0;
   bool dead = false;
   bool sending = false;
-  bool got_value = false;  // the get in front has had its VALUE; END completes it
-  std::deque<Pending> pending;
+  uint32_t answered = 0;  // keys of the get in front answered (hits) or passed over (misses)
+  Ring<Op> ops;
+  Ring<KeySlot> keys;       // the keys of `ops`, in order
   std::string rx;           // an incomplete reply carried over to the next receive
   std::string tx_queue;     // requests encoded this turn
   std::string tx_inflight;  // the bytes of the Send in flight
@@ -75,50 +91,91 @@ struct Conn {
   iovec iov{};
 };
 
+const char* ErrorKind(ResponseType type) {
+  switch (type) {
+    case ResponseType::kServerError:
+      return "server_error";
+    case ResponseType::kClientError:
+      return "client_error";
+    case ResponseType::kError:
+      return "error";
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace
 
 class Worker::Impl final : public server::LoopHandler {
  public:
-  Impl(const BenchOptions& options, const Phase& phase, KeyGenerator keys, uint64_t seed,
-       Stats* stats, std::atomic<uint64_t>* completed)
+  Impl(const BenchOptions& options, Worker* owner, KeyGenerator keys, uint64_t seed)
       : options_(options),
-        phase_(phase),
+        owner_(owner),
+        versions_(owner->versions_),
+        text_(options.protocol == Protocol::kText),
+        meta_batch_(options.protocol == Protocol::kMeta && options.mget > 1),
         keys_(std::move(keys)),
         rng_(seed),
         values_(options.value_size, options.seed),
-        stats_(stats),
-        completed_(completed),
-        next_prefill_key_(phase.first_key) {}
+        scratch_(options.mget) {}
 
-  std::string Start(std::unique_ptr<server::EventLoop> loop, int worker_index) {
-    loop_ = std::move(loop);
+  std::string Connect(Stats* stats) {
+    if (options_.io != "epoll") {
+      std::string why_not;
+      loop_ = server::MakeUringLoop(this, &why_not);
+      if (loop_ == nullptr && options_.io == "uring") return "io_uring not usable: " + why_not;
+      if (loop_ == nullptr && owner_->index_ == 0) {
+        LOG(WARNING) << "io_uring not usable (" << why_not << "), using epoll";
+      }
+    }
+    if (loop_ == nullptr) loop_ = server::MakeEpollLoop(this);
     const size_t n = static_cast<size_t>(options_.connections);
     conns_.resize(n);
     for (size_t i = 0; i < n; ++i) {
-      const size_t global = static_cast<size_t>(worker_index) * n + i;
+      Conn& c = conns_[i];
+      c.ops.Reserve(static_cast<size_t>(options_.pipeline));
+      c.keys.Reserve(static_cast<size_t>(options_.pipeline) * options_.mget);
+      const size_t global = static_cast<size_t>(owner_->index_) * n + i;
       const ServerAddress& server = options_.servers[global % options_.servers.size()];
       std::string error;
       const int fd = ConnectTo(server, &error);
       if (fd < 0) {
-        ++stats_->errors["connect_failed"];
-        conns_[i].dead = true;
+        ++stats->errors["connect_failed"];
+        c.dead = true;
         if (i == 0) return error;
         continue;
       }
       to_adopt_.emplace_back(i, fd);
     }
+    return "";
+  }
+
+  std::string_view backend() const { return loop_->name(); }
+
+  void Run(const Phase& phase, Stats* stats) {
+    phase_ = phase;
+    stats_ = stats;
+    issued_ = 0;
+    next_prefill_key_ = phase.first_key;
+    ended_ns_ = 0;
+    owner_->completed_.store(0, std::memory_order_relaxed);
+    if (Publishing()) {
+      std::lock_guard lock(owner_->latest_mu_);
+      owner_->latest_.Reset();
+    }
+    published_ns_ = NowNs();
+    std::chrono::nanoseconds tick = std::chrono::milliseconds(100);
     if (OpenLoop()) {
       // Requests are due every interval_ns_: turns come at least every 100 us to send them (a
       // request is timed from when it was due, so a late turn shows in the latency).
       interval_ns_ = 1e9 * options_.threads / options_.rate;
       next_due_ns_ = static_cast<double>(NowNs());
-      loop_->SetTick(std::chrono::microseconds(100));
-    } else {
-      loop_->SetTick(std::chrono::milliseconds(100));
+      tick = std::chrono::microseconds(100);
     }
+    if (tick != tick_) loop_->SetTick(tick);
+    tick_ = tick;
     loop_->Wake();  // a first turn, whose end sends the first requests
     loop_->Run();
-    return "";
   }
 
   void OnAccept(ConnId) override {}
@@ -135,11 +192,17 @@ class Worker::Impl final : public server::LoopHandler {
 
   void OnTick() override {
     const int64_t now = NowNs();
-    const int64_t end = phase_.quota == 0 ? phase_.deadline_ns : ended_ns_;
+    const int64_t end =
+        phase_.quota == 0 && phase_.kind != Phase::kPrefill ? phase_.deadline_ns : ended_ns_;
     if (end != 0 && now > end + kDrainGraceNs) {
       for (Conn& c : conns_) {
-        if (!c.dead && !c.pending.empty()) Drop(c, "timeout");
+        if (!c.dead && !c.ops.empty()) Drop(c, "timeout");
       }
+    }
+    if (Publishing() && now - published_ns_ >= kPublishNs) {
+      std::lock_guard lock(owner_->latest_mu_);
+      owner_->latest_ = stats_->latency_ns;
+      published_ns_ = now;
     }
   }
 
@@ -154,7 +217,7 @@ class Worker::Impl final : public server::LoopHandler {
     }
     size_t off = 0;
     while (off < in.size() && !c.dead) {
-      const protocol::ResponseParseResult r = protocol::ParseResponse(in.substr(off));
+      const protocol::ResponseParseResult r = ParseReply(in.substr(off));
       if (r.status == protocol::ResponseParseStatus::kNeedMore) break;
       if (r.status == protocol::ResponseParseStatus::kMalformed) {
         Drop(c, "malformed");
@@ -195,13 +258,11 @@ class Worker::Impl final : public server::LoopHandler {
     bool busy = false;
     bool live = false;
     if (OpenLoop()) IssueDue(now);
+    const size_t pipeline = static_cast<size_t>(options_.pipeline);
     for (Conn& c : conns_) {
       if (c.dead) continue;
       live = true;
-      while (!OpenLoop() && c.pending.size() < static_cast<size_t>(options_.pipeline) &&
-             CanIssue(now)) {
-        Issue(c, now);
-      }
+      while (!OpenLoop() && c.ops.size() < pipeline && CanIssue(now)) Issue(c, now);
       if (!c.sending && !c.tx_queue.empty()) {
         c.tx_inflight.swap(c.tx_queue);
         c.tx_queue.clear();
@@ -210,21 +271,26 @@ class Worker::Impl final : public server::LoopHandler {
         c.sending = true;
         loop_->Send(c.id, &c.iov, 1);
       }
-      busy = busy || !c.pending.empty();
+      busy = busy || !c.ops.empty();
     }
-    completed_->store(stats_->completed(), std::memory_order_relaxed);
+    owner_->completed_.store(stats_->completed(), std::memory_order_relaxed);
     if (!live || (!busy && !CanIssue(now))) loop_->Stop();
   }
 
  private:
+  bool Publishing() const { return options_.progress && phase_.kind == Phase::kMeasure; }
+  bool OpenLoop() const { return options_.rate > 0 && phase_.kind != Phase::kPrefill; }
+
   bool CanIssue(int64_t now) {
-    if (phase_.kind == Phase::kPrefill) return next_prefill_key_ < phase_.end_key;
-    const bool more = phase_.quota != 0 ? issued_ < phase_.quota : now < phase_.deadline_ns;
+    bool more;
+    if (phase_.kind == Phase::kPrefill) {
+      more = next_prefill_key_ < phase_.end_key;
+    } else {
+      more = phase_.quota != 0 ? issued_ < phase_.quota : now < phase_.deadline_ns;
+    }
     if (!more && ended_ns_ == 0) ended_ns_ = now;
     return more;
   }
-
-  bool OpenLoop() const { return options_.rate > 0 && phase_.kind == Phase::kMeasure; }
 
   // Open loop: every request whose time has come goes to the next connection with room (round
   // robin), timed from when it was due. When every connection is full, the rest wait, and their
@@ -233,7 +299,7 @@ class Worker::Impl final : public server::LoopHandler {
     for (size_t tried = 0; next_due_ns_ <= static_cast<double>(now) && CanIssue(now);) {
       Conn& c = conns_[next_conn_];
       next_conn_ = (next_conn_ + 1) % conns_.size();
-      if (c.dead || c.pending.size() >= static_cast<size_t>(options_.pipeline)) {
+      if (c.dead || c.ops.size() >= static_cast<size_t>(options_.pipeline)) {
         if (++tried == conns_.size()) return;
         continue;
       }
@@ -244,136 +310,193 @@ class Worker::Impl final : public server::LoopHandler {
   }
 
   void Issue(Conn& c, int64_t start_ns) {
-    Pending p{};
-    p.start_ns = start_ns;
-    if (phase_.kind == Phase::kPrefill) {
-      p.is_set = true;
-      p.key = next_prefill_key_++;
-    } else {
-      p.is_set = rng_.Below(options_.set_ratio + options_.get_ratio) < options_.set_ratio;
-      p.key = keys_.Next();
+    Op op{start_ns, 1, true};
+    if (phase_.kind != Phase::kPrefill) {
+      op.is_set = rng_.Below(options_.set_ratio + options_.get_ratio) < options_.set_ratio;
     }
     ++issued_;
-    key_.clear();
-    AppendKey(options_.key_prefix, p.key, &key_);
-    protocol::Request request;
-    request.key = key_;
-    if (p.is_set) {
-      value_.clear();
-      values_.AppendValue(p.key, &value_);
-      request.command = protocol::Command::kSet;
-      request.value = value_;
+    if (op.is_set) {
+      const uint64_t key = phase_.kind == Phase::kPrefill ? next_prefill_key_++ : keys_.Next();
+      VersionTable::Ticket ticket;
+      if (versions_ != nullptr) ticket = versions_->BeginSet(key);
+      AppendSet(options_.protocol, options_.key_prefix, key, ticket.version, values_, &c.tx_queue);
+      c.keys.push_back({key, ticket});
     } else {
-      request.command = protocol::Command::kGet;
+      op.keys = options_.mget;
+      for (uint32_t i = 0; i < op.keys; ++i) {
+        scratch_[i] = keys_.Next();
+        VersionTable::Ticket floor;
+        if (versions_ != nullptr) floor.version = versions_->Floor(scratch_[i]);
+        c.keys.push_back({scratch_[i], floor});
+      }
+      AppendGet(options_.protocol, options_.key_prefix, scratch_.data(), op.keys, &c.tx_queue);
     }
-    protocol::EncodeRequest(request, &c.tx_queue);
-    c.pending.push_back(p);
+    c.ops.push_back(op);
   }
 
   void Handle(Conn& c, const protocol::Response& r, int64_t now) {
-    if (c.pending.empty()) {
-      Drop(c, "unexpected_reply");
-      return;
+    if (c.ops.empty()) return Drop(c, "unexpected_reply");
+    const Op& op = c.ops.front();
+    if (const char* kind = ErrorKind(r.type)) {
+      ++stats_->errors[kind];
+      // Inside a meta multi-get an error answers one of its mg lines; its MN still follows.
+      if (!op.is_set && meta_batch_) return;
+      return Pop(c, /*stored=*/false);
     }
-    const Pending& p = c.pending.front();
+    if (op.is_set) return HandleSetReply(c, op, r, now);
     switch (r.type) {
-      case ResponseType::kServerError:
-        return Complete(c, "server_error");
-      case ResponseType::kClientError:
-        return Complete(c, "client_error");
-      case ResponseType::kError:
-        return Complete(c, "error");
+      case ResponseType::kValue:
+        if (!text_) break;
+        return Hit(c, op, r.key, r.client_flags, r.value);
+      case ResponseType::kEnd:
+        if (!text_) break;
+        return FinishGet(c, op, now);
+      case ResponseType::kMetaValue: {
+        if (text_) break;
+        uint32_t version = 0;
+        std::string_view key;
+        if (!ParseMetaValueFlags(r.text, meta_batch_, &version, &key)) {
+          return Drop(c, "malformed");
+        }
+        Hit(c, op, key, version, r.value);
+        if (!meta_batch_ && !c.dead) FinishGet(c, op, now);
+        return;
+      }
+      case ResponseType::kMetaMiss:
+        if (text_ || meta_batch_ || !r.text.empty()) break;
+        return FinishGet(c, op, now);
+      case ResponseType::kMetaNoop:
+        if (!meta_batch_) break;
+        return FinishGet(c, op, now);
       default:
         break;
-    }
-    if (p.is_set) {
-      if (r.type == ResponseType::kStored) {
-        ++stats_->sets;
-        stats_->latency_ns.Record(static_cast<uint64_t>(now - p.start_ns));
-        return Complete(c, nullptr);
-      }
-      if (r.type == ResponseType::kNotStored) return Complete(c, "not_stored");
-      return Drop(c, "unexpected_reply");
-    }
-    if (r.type == ResponseType::kValue && !c.got_value) {
-      key_.clear();
-      AppendKey(options_.key_prefix, p.key, &key_);
-      if (r.key != key_) return Drop(c, "wrong_key");
-      if (!values_.Matches(p.key, r.value)) ++stats_->errors["wrong_value"];
-      c.got_value = true;
-      return;
-    }
-    if (r.type == ResponseType::kEnd) {
-      ++stats_->gets;
-      ++(c.got_value ? stats_->hits : stats_->misses);
-      stats_->latency_ns.Record(static_cast<uint64_t>(now - p.start_ns));
-      return Complete(c, nullptr);
     }
     Drop(c, "unexpected_reply");
   }
 
-  void Complete(Conn& c, const char* error) {
-    if (error != nullptr) ++stats_->errors[error];
-    c.got_value = false;
-    c.pending.pop_front();
+  void HandleSetReply(Conn& c, const Op& op, const protocol::Response& r, int64_t now) {
+    // We ask for no meta return flags, so an HD or NS that carries some is not our answer.
+    const bool stored = text_ ? r.type == ResponseType::kStored
+                              : r.type == ResponseType::kMetaHeader && r.text.empty();
+    const bool not_stored = text_ ? r.type == ResponseType::kNotStored
+                                  : r.type == ResponseType::kMetaNotStored && r.text.empty();
+    if (stored) {
+      ++stats_->sets;
+      stats_->latency_ns.Record(static_cast<uint64_t>(now - op.start_ns));
+      return Pop(c, /*stored=*/true);
+    }
+    if (not_stored) {
+      ++stats_->errors["not_stored"];
+      return Pop(c, /*stored=*/false);
+    }
+    Drop(c, "unexpected_reply");
+  }
+
+  // A hit for the get in front: `key` names it (checked unless a single meta get, whose VA does
+  // not carry it), `version` is its client flags. Keys are answered in request order, so the
+  // keys passed over on the way to it are misses.
+  void Hit(Conn& c, const Op& op, std::string_view key, uint32_t version, std::string_view value) {
+    if (c.answered >= op.keys) return Drop(c, "unexpected_reply");
+    uint32_t j = c.answered;
+    if (text_ || meta_batch_) {
+      uint64_t index = 0;
+      if (!ParseKeyIndex(options_.key_prefix, key, &index)) return Drop(c, "wrong_key");
+      while (j < op.keys && c.keys.at(j).key != index) ++j;
+      if (j == op.keys) return Drop(c, "wrong_key");
+    }
+    stats_->misses += j - c.answered;
+    ++stats_->hits;
+    c.answered = j + 1;
+    if (options_.validate == Validate::kFull) {
+      const KeySlot& slot = c.keys.at(j);
+      if (!values_.Matches(slot.key, version, value)) {
+        ++stats_->errors["wrong_value"];
+      } else if (version < slot.ticket.version) {
+        ++stats_->errors["stale_value"];
+      }
+    }
+  }
+
+  void FinishGet(Conn& c, const Op& op, int64_t now) {
+    stats_->misses += op.keys - c.answered;
+    ++stats_->gets;
+    stats_->latency_ns.Record(static_cast<uint64_t>(now - op.start_ns));
+    Pop(c, /*stored=*/false);
+  }
+
+  // The request in front is answered: its key slots go, and a set's answer goes to the versions.
+  void Pop(Conn& c, bool stored) {
+    const Op& op = c.ops.front();
+    if (op.is_set && versions_ != nullptr) {
+      const KeySlot& slot = c.keys.front();
+      versions_->EndSet(slot.key, slot.ticket, stored);
+    }
+    c.keys.pop_front(op.keys);
+    c.ops.pop_front();
+    c.answered = 0;
   }
 
   // Counts the error, loses what was in flight and closes: its id is dead to us from here on.
+  // The lost sets stay unanswered in the versions, which only makes the stale check looser.
   void Drop(Conn& c, const char* error) {
     if (c.dead) return;
     ++stats_->errors[error];
-    if (!c.pending.empty()) stats_->errors["lost_in_flight"] += c.pending.size();
-    c.pending.clear();
+    if (!c.ops.empty()) stats_->errors["lost_in_flight"] += c.ops.size();
+    c.ops.clear();
+    c.keys.clear();
+    c.answered = 0;
     c.dead = true;
     loop_->Close(c.id);
   }
 
   const BenchOptions& options_;
-  const Phase phase_;
+  Worker* const owner_;
+  VersionTable* const versions_;
+  const bool text_;
+  const bool meta_batch_;  // a get is N quiet mg lines and an mn
   KeyGenerator keys_;
   Rng rng_;
   ValueModel values_;
-  Stats* const stats_;
-  std::atomic<uint64_t>* const completed_;
+  std::vector<uint64_t> scratch_;  // the keys of the get being encoded
+  Phase phase_;
+  Stats* stats_ = nullptr;
   std::vector<Conn> conns_;
   std::unordered_map<ConnId, size_t> index_;
   std::vector<std::pair<size_t, int>> to_adopt_;  // connected, not yet handed to the loop
   uint64_t issued_ = 0;
-  uint64_t next_prefill_key_;
+  uint64_t next_prefill_key_ = 0;
   int64_t ended_ns_ = 0;
+  int64_t published_ns_ = 0;
+  std::chrono::nanoseconds tick_{0};
   double interval_ns_ = 0;  // open loop: between two requests of this thread
   double next_due_ns_ = 0;  // open loop: when the next request is due
   size_t next_conn_ = 0;
-  std::string key_;    // scratch
-  std::string value_;  // scratch
   // Last, so it goes first: a Send in flight points into conns_.
   std::unique_ptr<server::EventLoop> loop_;
 };
 
-Worker::Worker(const BenchOptions& options, int index, std::shared_ptr<const ZipfTable> zipf)
-    : options_(options), index_(index), zipf_(std::move(zipf)) {}
+Worker::Worker(const BenchOptions& options, int index, std::shared_ptr<const ZipfTable> zipf,
+               VersionTable* versions)
+    : options_(options), index_(index), zipf_(std::move(zipf)), versions_(versions) {}
 
 Worker::~Worker() = default;
 
-std::string Worker::Run(const Phase& phase, Stats* stats) {
+std::string Worker::Connect(Stats* stats) {
   const uint64_t seed = Mix64(options_.seed * 1000003 + static_cast<uint64_t>(index_));
   const uint64_t start =
       options_.keys / static_cast<uint64_t>(options_.threads) * static_cast<uint64_t>(index_);
   KeyGenerator keys(options_.key_pattern, options_.keys, zipf_, seed, start);
-  completed_.store(0, std::memory_order_relaxed);
-  Impl impl(options_, phase, std::move(keys), seed ^ 0x9e37, stats, &completed_);
-  std::unique_ptr<server::EventLoop> loop;
-  if (options_.io != "epoll") {
-    std::string why_not;
-    loop = server::MakeUringLoop(&impl, &why_not);
-    if (loop == nullptr && options_.io == "uring") return "io_uring not usable: " + why_not;
-    if (loop == nullptr && index_ == 0 && phase.kind == Phase::kMeasure) {
-      LOG(WARNING) << "io_uring not usable (" << why_not << "), using epoll";
-    }
-  }
-  if (loop == nullptr) loop = server::MakeEpollLoop(&impl);
-  backend_ = std::string(loop->name());
-  return impl.Start(std::move(loop), index_);
+  impl_ = std::make_unique<Impl>(options_, this, std::move(keys), seed ^ 0x9e37);
+  std::string why = impl_->Connect(stats);
+  if (why.empty()) backend_ = std::string(impl_->backend());
+  return why;
+}
+
+void Worker::Run(const Phase& phase, Stats* stats) { impl_->Run(phase, stats); }
+
+void Worker::LatestLatency(Histogram* out) const {
+  std::lock_guard lock(latest_mu_);
+  *out = latest_;
 }
 
 }  // namespace spillway::bench
