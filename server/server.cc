@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <glog/logging.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,6 +35,9 @@ int ListenOn(const std::string& address, int port) {
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  // Inherited by every accepted connection. Without it an answer sent in two parts (a multi-get
+  // whose keys other shards answer) waits for the client's delayed ACK: 40 ms. memcached sets it.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 1024) != 0) {
     PLOG(ERROR) << "cannot listen on " << address << ":" << port;
     close(fd);

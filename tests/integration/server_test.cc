@@ -1,9 +1,20 @@
 // The real spillway binary over real sockets, on both I/O backends, with one shard and with
 // several (so that keys cross shards).
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -41,6 +52,62 @@ class ServerTest : public ::testing::TestWithParam<Setup> {
 };
 
 std::string Key(int i) { return "key:" + std::to_string(i); }
+
+// The socket inode of the loopback TCP connection from `local_port` to `remote_port`, as
+// /proc/net/tcp lists it (ports in hex), or "" when there is none.
+std::string SocketInode(int local_port, int remote_port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  char want[32];
+  std::snprintf(want, sizeof want, ":%04X 0100007F:%04X", local_port, remote_port);
+  while (std::getline(tcp, line)) {
+    if (line.find(want) == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string f;
+    for (int i = 0; i < 10 && fields >> f; ++i) {
+    }
+    return f;  // the 10th field
+  }
+  return "";
+}
+
+// A copy of the descriptor that process `pid` has for socket `inode`, or -1.
+int StealSocket(pid_t pid, const std::string& inode) {
+  const std::string target = "socket:[" + inode + "]";
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec).string() != target) continue;
+    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd < 0) return -1;
+    const int fd = static_cast<int>(
+        syscall(SYS_pidfd_getfd, pidfd, std::stoi(entry.path().filename().string()), 0));
+    close(pidfd);
+    return fd;
+  }
+  return -1;
+}
+
+// Regression: the server never set TCP_NODELAY, so a multi-get answered in two sends (keys on
+// two shards) waited 40 ms for the client's delayed ACK.
+TEST_P(ServerTest, AcceptedConnectionsSendWithoutDelay) {
+  Client c(server_->port());
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c.Call("mn\r\n"), "MN\r\n");  // accepted by now
+  sockaddr_in local{};
+  socklen_t length = sizeof local;
+  ASSERT_EQ(getsockname(c.fd(), reinterpret_cast<sockaddr*>(&local), &length), 0);
+  const std::string inode = SocketInode(server_->port(), ntohs(local.sin_port));
+  ASSERT_FALSE(inode.empty()) << "no such connection in /proc/net/tcp";
+  const int fd = StealSocket(server_->pid(), inode);
+  if (fd < 0 && errno == EPERM) GTEST_SKIP() << "pidfd_getfd is not permitted here";
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  int nodelay = 0;
+  socklen_t size = sizeof nodelay;
+  ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &size), 0);
+  close(fd);
+  EXPECT_NE(nodelay, 0);
+}
 
 TEST_P(ServerTest, SetThenGetAndTheBasics) {
   Client c(server_->port());
