@@ -78,8 +78,8 @@ void ItemRef::Release() {
 std::string_view ItemRef::key() const { return ItemView(item_).key(); }
 std::string_view ItemRef::value() const { return ItemView(item_).value(); }
 uint32_t ItemRef::client_flags() const { return ItemView(item_).client_flags(); }
-int64_t ItemRef::exptime() const { return ItemView(item_).header().exptime; }
-bool ItemRef::binary_key() const { return (ItemView(item_).header().bits & kItemBinaryKey) != 0; }
+int64_t ItemRef::exptime() const { return ItemView(item_).exptime(); }
+bool ItemRef::binary_key() const { return (ItemView(item_).bits() & kItemBinaryKey) != 0; }
 
 // ---- Store
 
@@ -159,10 +159,11 @@ std::optional<Store::Impl::Entry> Store::Impl::Find(const Key& key) {
       index_.Find(key.hash, [&](Location at) { return ItemAt(at).key() == key.bytes; });
   if (pos == Index::kNotFound) return std::nullopt;
   Entry e{pos, index_.At(pos), ItemAt(index_.At(pos))};
-  const ItemHeader h = e.item.header();
+  const uint32_t exptime = e.item.exptime();
+  const bool expired = exptime != 0 && exptime <= now_;
   // A flushed segment's entries are dead; so are expired items. Drop them as they are met.
-  if (segments_[e.at.segment].queue == Queue::kFlushed || Expired(h)) {
-    if ((h.bits & kItemFetched) == 0 && Expired(h)) ++counters_.expired_unfetched;
+  if (segments_[e.at.segment].queue == Queue::kFlushed || expired) {
+    if ((e.item.bits() & kItemFetched) == 0 && expired) ++counters_.expired_unfetched;
     ++counters_.reclaimed;
     Unlink(e);
     return std::nullopt;
@@ -248,7 +249,8 @@ ReadResult Store::Impl::Read(const Key& key, const ReadOptions& options) {
     r.won = static_cast<bool>(r.item);
     return r;
   }
-  ItemHeader h = e->item.header();
+  const ItemView item = e->item;
+  ItemHeader h = item.header();
   r.hit_before = (h.bits & kItemFetched) != 0;
   r.idle_seconds = std::max<int64_t>(0, now_ - h.atime);
   if (options.touch) h.exptime = Deadline(*options.touch);
@@ -263,9 +265,13 @@ ReadResult Store::Impl::Read(const Key& key, const ReadOptions& options) {
   if (options.bump) {
     h.bits |= kItemFetched;
     h.atime = static_cast<uint32_t>(now_);
-    index_.SetFreq(e->pos, std::min<uint8_t>(HashIndex::kMaxFreq, index_.Freq(e->pos) + 1));
+    const uint8_t freq = index_.Freq(e->pos);
+    if (freq < HashIndex::kMaxFreq) index_.SetFreq(e->pos, freq + 1);
   }
-  e->item.set_header(h);
+  // Only what changed is written: a hot item's reads then leave its memory clean.
+  if (h.exptime != item.exptime()) item.set_exptime(h.exptime);
+  if (h.atime != item.atime()) item.set_atime(h.atime);
+  if (h.bits != item.bits()) item.set_bits(h.bits);
   r.item = Pin(e->at);
   return r;
 }
