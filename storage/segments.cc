@@ -14,7 +14,24 @@ Segments::Segments(size_t segment_size, size_t memory_limit)
 }
 
 uint32_t Segments::TakeFree(size_t may_map) {
-  // Prefer a free segment that still has memory; map only when allowed.
+  uint32_t id = TakeMapped();
+  if (id == 0 && may_map > 0) {
+    const size_t count = may_map >= map_group_ ? map_group_ : 1;
+    if (MapGroup(count).first == nullptr) return 0;
+    may_map -= count;
+    id = TakeMapped();
+  }
+  // Nothing else is ready now: map the next group too, and have it faulted in off this thread
+  // while this segment fills, so that the writes after it do not stall on fresh pages.
+  if (id != 0 && free_mapped_ == 0 && may_map >= map_group_) {
+    const auto [data, bytes] = MapGroup(map_group_);
+    if (data != nullptr) prefaulter_.Add(data, bytes);
+  }
+  return id;
+}
+
+uint32_t Segments::TakeMapped() {
+  // Prefer a free segment that still has memory.
   for (size_t i = free_.size(); i-- > 0;) {
     const uint32_t id = free_[i];
     if (segments_[id].memory.data() == nullptr) continue;
@@ -23,11 +40,15 @@ uint32_t Segments::TakeFree(size_t may_map) {
     --free_mapped_;
     return id;
   }
-  if (may_map == 0) return 0;
-  for (Mapped& piece : Mapped::MapHuge(segment_size_, may_map >= map_group_ ? map_group_ : 1)) {
-    Adopt(std::move(piece));
-  }
-  return free_mapped_ > 0 ? TakeFree(0) : 0;  // the last one adopted
+  return 0;
+}
+
+std::pair<char*, size_t> Segments::MapGroup(size_t count) {
+  std::vector<Mapped> pieces = Mapped::MapHuge(segment_size_, count);
+  if (pieces.empty()) return {nullptr, 0};
+  const std::pair<char*, size_t> range{pieces[0].data(), pieces[0].size() * pieces.size()};
+  for (Mapped& piece : pieces) Adopt(std::move(piece));
+  return range;
 }
 
 void Segments::Adopt(Mapped memory) {

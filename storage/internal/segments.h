@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "storage/internal/mapped.h"
+#include "storage/internal/prefault.h"
 
 namespace spillway::storage {
 
@@ -51,12 +52,15 @@ class Segments {
 
   // A free segment with memory, mapping if the budget lets `may_map` more segments be mapped;
   // 0 when there is none. Segments smaller than a huge page are mapped a huge page's worth at a
-  // time when the budget allows it (the others go on the free list).
+  // time when the budget allows it (the others go on the free list), and when the free list has
+  // run dry, the next group is mapped ahead and faulted in on another thread (prefault.h).
   uint32_t TakeFree(size_t may_map);
   // Returns an empty, unpinned segment to the free list (keeping its memory).
   void Free(uint32_t id);
   // Segments mapped together when the budget allows (a huge page's worth).
   size_t map_group() const { return map_group_; }
+  // Returns once the memory mapped ahead so far is faulted in (tests).
+  void WaitPrefaulted() { prefaulter_.WaitIdle(); }
   // Unmaps one free segment that has memory. Returns false when there is none.
   bool UnmapOneFree();
   size_t free_mapped() const { return free_mapped_; }
@@ -78,8 +82,12 @@ class Segments {
     uint32_t tail = 0;
     size_t count = 0;
   };
+  // A free segment that has memory, or 0.
+  uint32_t TakeMapped();
   // Gives `memory` a segment id and puts it on the free list.
   void Adopt(Mapped memory);
+  // Maps `count` segments onto the free list; the address of the first and their bytes.
+  std::pair<char*, size_t> MapGroup(size_t count);
 
   size_t segment_size_;
   size_t map_group_;
@@ -88,6 +96,7 @@ class Segments {
   std::vector<Segment> segments_;  // [0] is unused: id 0 means "none"
   std::vector<uint32_t> free_;     // ids of free segments
   Fifo queues_[kQueueCount];
+  Prefaulter prefaulter_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace spillway::storage
