@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -59,16 +60,36 @@ std::string RunRaw(Shard& shard, const std::string& raw) {
   return reply.Flatten();
 }
 
-// One key of a get/gets/gat/gats as a request of its own, for the key's owner shard.
-std::string RetrievalLine(const Request& request, std::string_view key) {
-  std::string line(protocol::CommandName(request.command));
-  line.push_back(' ');
-  if (request.command == Command::kGat || request.command == Command::kGats) {
-    line.append(std::to_string(request.exptime)).push_back(' ');
+// Runs a batch of one-key requests (one per line) on `shard`; the answers, each framed as a
+// 4-byte length and its bytes, in order.
+std::string RunBatch(Shard& shard, const std::string& lines) {
+  protocol::RequestParser parser(shard.server().parser_options());
+  const KeyContext context{&shard.store(), shard.now(), &shard.counters()};
+  std::string framed;
+  std::string_view rest = lines;
+  while (!rest.empty()) {
+    const protocol::ParseResult r = parser.Parse(rest);
+    if (r.status != ParseStatus::kRequest) break;  // re-parsing what parsed once cannot fail
+    Reply reply(/*pin=*/false);
+    ExecuteKey(r.request, r.request.key, storage::Key(r.request.key).hash, context, &reply);
+    const std::string answer = reply.Flatten();
+    const uint32_t length = static_cast<uint32_t>(answer.size());
+    framed.append(reinterpret_cast<const char*>(&length), sizeof length);
+    framed.append(answer);
+    rest.remove_prefix(r.consumed);
   }
-  line.append(key);
-  line.append(kCrlf);
-  return line;
+  return framed;
+}
+
+// One key of a get/gets/gat/gats as a request of its own, for the key's owner shard.
+void AppendRetrievalLine(const Request& request, std::string_view key, std::string* line) {
+  line->append(protocol::CommandName(request.command));
+  line->push_back(' ');
+  if (request.command == Command::kGat || request.command == Command::kGats) {
+    line->append(std::to_string(request.exptime)).push_back(' ');
+  }
+  line->append(key);
+  line->append(kCrlf);
 }
 
 }  // namespace
@@ -257,17 +278,21 @@ size_t Connection::IssueKeys(const Request& request, std::string_view keys) {
   protocol::TokenIterator it(keys);
   std::string_view key;
   size_t issued = 0;
+  // A multi-get's keys for each other shard travel together: one message per shard, not per key.
+  std::vector<Batch> batches;
+  if (shard_->server().shards() > 1) batches.resize(shard_->server().shards());
   while (!OverCap() && it.Next(&key)) {
     issued = static_cast<size_t>(key.data() + key.size() - keys.data());
-    KeyOp(request, key, /*raw=*/"");
+    KeyOp(request, key, /*raw=*/"", /*discard=*/false, batches.empty() ? nullptr : &batches);
   }
+  SendBatches(batches);
   if (OverCap() && it.Next(&key)) return issued;
   Ready().Append("END\r\n");
   return keys.size();
 }
 
 void Connection::KeyOp(const Request& request, std::string_view key, std::string_view raw,
-                       bool discard) {
+                       bool discard, std::vector<Batch>* batches) {
   const uint64_t hash = storage::Key(key).hash;
   const uint32_t owner = shard_->server().OwnerOf(hash);
   const bool local = owner == shard_->index();
@@ -286,10 +311,16 @@ void Connection::KeyOp(const Request& request, std::string_view key, std::string
   slot.pending = 1;
   slot.remote = true;
   ++remote_pending_;
+  if (batches != nullptr && raw.empty()) {
+    Batch& batch = (*batches)[owner];
+    AppendRetrievalLine(request, key, &batch.lines);
+    batch.slots.push_back(slot.id);
+    return;
+  }
+  std::string line(raw);
+  if (line.empty()) AppendRetrievalLine(request, key, &line);
   auto message = std::make_unique<Message>();
-  message->task = [raw = raw.empty() ? RetrievalLine(request, key) : std::string(raw)](Shard& s) {
-    return RunRaw(s, raw);
-  };
+  message->task = [line = std::move(line)](Shard& s) { return RunRaw(s, line); };
   message->conn = id_;
   message->slot = slot.id;
   shard_->Send(owner, std::move(message));
@@ -314,10 +345,41 @@ void Connection::Broadcast(const std::function<std::string(Shard&)>& task,
   Answer(id, task(*shard_));
 }
 
+void Connection::SendBatches(std::vector<Batch>& batches) {
+  for (uint32_t owner = 0; owner < batches.size(); ++owner) {
+    Batch& batch = batches[owner];
+    if (batch.slots.empty()) continue;
+    auto message = std::make_unique<Message>();
+    message->task = [lines = std::move(batch.lines)](Shard& s) { return RunBatch(s, lines); };
+    message->slots = std::move(batch.slots);
+    message->conn = id_;
+    shard_->Send(owner, std::move(message));
+  }
+}
+
+void Connection::AnswerBatch(const std::vector<uint64_t>& slots, std::string_view framed) {
+  for (uint64_t slot : slots) {
+    uint32_t length = 0;
+    if (framed.size() < sizeof length) break;  // cannot happen: one frame per line sent
+    std::memcpy(&length, framed.data(), sizeof length);
+    framed.remove_prefix(sizeof length);
+    AddToSlot(slot, framed.substr(0, length));
+    framed.remove_prefix(std::min<size_t>(length, framed.size()));
+  }
+  Flush();
+  MaybeResume();
+}
+
 void Connection::Answer(uint64_t slot_id, std::string_view bytes) {
+  AddToSlot(slot_id, bytes);
+  Flush();
+  MaybeResume();
+}
+
+void Connection::AddToSlot(uint64_t slot_id, std::string_view bytes) {
   if (slots_.empty() || slot_id < slots_.front().id) return;
   Slot& slot = slots_[slot_id - slots_.front().id];
-  slot.reply.Append(bytes);
+  if (!bytes.empty()) slot.reply.Append(bytes);
   Count(slot, bytes.size());
   if (slot.remote) --remote_pending_;
   if (--slot.pending == 0 && slot.finish) {
@@ -325,8 +387,6 @@ void Connection::Answer(uint64_t slot_id, std::string_view bytes) {
     slot.finish(slot.reply);
     Count(slot, slot.reply.size() - before);
   }
-  Flush();
-  MaybeResume();
 }
 
 void Connection::Flush() {

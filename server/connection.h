@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "protocol/request_parser.h"
 #include "server/event_loop.h"
@@ -40,6 +41,8 @@ class Connection {
   void OnSent(int64_t bytes);
   // A part of slot `slot` came back from another shard.
   void Answer(uint64_t slot, std::string_view bytes);
+  // The answers to a batch of key operations, one framed answer per slot, in `slots` order.
+  void AnswerBatch(const std::vector<uint64_t>& slots, std::string_view framed);
   // Closes now, dropping whatever was pending (peer gone, idle, shutting down).
   void CloseNow();
 
@@ -69,10 +72,19 @@ class Connection {
   // Issues `keys` of a retrieval while under the output cap, and its END once all are issued;
   // returns how many bytes of `keys` were issued (keys.size() when all were).
   size_t IssueKeys(const protocol::Request& request, std::string_view keys);
+  // Retrieval keys bound for one other shard, sent as one message at the end of IssueKeys.
+  struct Batch {
+    std::string lines;  // one request line per key
+    std::vector<uint64_t> slots;
+  };
   // One key's operation, inline or on its owner; `raw` is a request that says exactly it (empty
-  // for a retrieval key: the line is made only if the key goes to another shard).
+  // for a retrieval key: the line is made only if the key goes to another shard, and added to
+  // `batches[owner]` when given).
   void KeyOp(const protocol::Request& request, std::string_view key, std::string_view raw,
-             bool discard = false);
+             bool discard = false, std::vector<Batch>* batches = nullptr);
+  void SendBatches(std::vector<Batch>& batches);
+  // Adds a part to a slot without flushing (Answer and AnswerBatch flush).
+  void AddToSlot(uint64_t slot, std::string_view bytes);
   // Runs `task` on every shard; `finish` writes the answer once all are done.
   void Broadcast(const std::function<std::string(Shard&)>& task,
                  std::function<void(Reply&)> finish);

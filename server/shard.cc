@@ -139,7 +139,12 @@ void Shard::Deliver(std::unique_ptr<Message> message) {
     return;
   }
   auto it = connections_.find(message->conn);
-  if (it != connections_.end()) it->second->Answer(message->slot, message->answer);
+  if (it == connections_.end()) return;
+  if (message->slots.empty()) {
+    it->second->Answer(message->slot, message->answer);
+  } else {
+    it->second->AnswerBatch(message->slots, message->answer);
+  }
 }
 
 void Shard::OnAccept(ConnId conn) {

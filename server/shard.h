@@ -34,6 +34,9 @@ struct Message {
   uint32_t origin = 0;
   ConnId conn = 0;
   uint64_t slot = 0;
+  // A batch (the keys of one multi-get that this target owns): one slot per key, and the
+  // answer is framed per slot (see FrameAnswers in connection.cc). `slot` is unused.
+  std::vector<uint64_t> slots;
 };
 
 class Shard : public LoopHandler {
