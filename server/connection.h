@@ -112,7 +112,7 @@ class Connection {
   std::string in_;
   size_t in_start_ = 0;
   // Answers complete in request order, ahead of every slot; moved to out_ by Flush.
-  Reply ready_;
+  Reply ready_{/*pin=*/true, Reply::kTextReserve};
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 0;
   std::optional<PendingGet> pending_get_;

@@ -16,9 +16,9 @@ Reply::Piece& Reply::NewPiece() {
 
 std::string& Reply::Text() {
   if (pieces_.empty() || pieces_.back().item) {
-    // Room for a pipeline's worth of small answers, so that appending them does not reallocate
-    // the text over and over (it is freed once sent).
-    NewPiece().text.reserve(kTextReserve);
+    // A connection's running answer reserves room for a pipeline's worth of small answers, so
+    // that appending them does not reallocate the text over and over (it is freed once sent).
+    NewPiece().text.reserve(reserve_);
   }
   return pieces_.back().text;
 }

@@ -25,7 +25,9 @@ class Reply {
   static constexpr size_t kPinThreshold = 512;
   static constexpr size_t kTextReserve = 1024;
 
-  explicit Reply(bool pin = true) : pin_(pin) {}
+  // `reserve`: bytes each new text piece reserves (a connection's running answer reserves room
+  // for a pipeline's worth; a reply per request reserves nothing).
+  explicit Reply(bool pin = true, size_t reserve = 0) : pin_(pin), reserve_(reserve) {}
 
   void Append(std::string_view text);
   void Append(char c) { Text().push_back(c); }
@@ -56,6 +58,7 @@ class Reply {
   Piece& NewPiece();
 
   bool pin_;
+  size_t reserve_;
   // A list: it allocates nothing until used (a Reply per request must be cheap), splices in
   // O(1), and never moves a piece, so iovecs into pieces stay valid while a send is in flight.
   std::list<Piece> pieces_;
