@@ -93,15 +93,20 @@ void Reply::Consume(size_t bytes) {
 
 std::string Reply::Flatten() const {
   std::string out;
+  AppendTo(&out);
+  return out;
+}
+
+void Reply::AppendTo(std::string* out) const {
   for (const Piece& p : pieces_) {
     if (p.item) {
-      out.append(p.item.value().substr(std::min(p.sent, p.item.value().size())));
-      out.append(kCrlf.substr(p.sent > p.item.value().size() ? p.sent - p.item.value().size() : 0));
+      out->append(p.item.value().substr(std::min(p.sent, p.item.value().size())));
+      out->append(
+          kCrlf.substr(p.sent > p.item.value().size() ? p.sent - p.item.value().size() : 0));
     } else {
-      out.append(p.text, p.sent);
+      out->append(p.text, p.sent);
     }
   }
-  return out;
 }
 
 }  // namespace spillway::server

@@ -46,6 +46,8 @@ class Reply {
   void Consume(size_t bytes);
   // Everything as one string (tests, and replies that cross to another thread).
   std::string Flatten() const;
+  // The same, appended to *out.
+  void AppendTo(std::string* out) const;
 
  private:
   struct Piece {
