@@ -100,6 +100,7 @@ Connection::Connection(Shard* shard, ConnId id)
     : shard_(shard),
       id_(id),
       parser_(shard->server().parser_options()),
+      batches_(shard->server().shards() > 1 ? shard->server().shards() : 0),
       last_active_(shard->now()) {}
 
 void Connection::Reject() {
@@ -281,20 +282,18 @@ size_t Connection::IssueKeys(const Request& request, std::string_view keys) {
   std::string_view key;
   size_t issued = 0;
   // A multi-get's keys for each other shard travel together: one message per shard, not per key.
-  std::vector<Batch> batches;
-  if (shard_->server().shards() > 1) batches.resize(shard_->server().shards());
   while (!OverCap() && it.Next(&key)) {
     issued = static_cast<size_t>(key.data() + key.size() - keys.data());
-    KeyOp(request, key, /*raw=*/"", /*discard=*/false, batches.empty() ? nullptr : &batches);
+    KeyOp(request, key, /*raw=*/"", /*discard=*/false, /*batch=*/true);
   }
-  SendBatches(batches);
+  SendBatches();
   if (OverCap() && it.Next(&key)) return issued;
   Ready().Append("END\r\n");
   return keys.size();
 }
 
 void Connection::KeyOp(const Request& request, std::string_view key, std::string_view raw,
-                       bool discard, std::vector<Batch>* batches) {
+                       bool discard, bool batch) {
   const uint64_t hash = storage::Key(key).hash;
   const uint32_t owner = shard_->server().OwnerOf(hash);
   const bool local = owner == shard_->index();
@@ -313,10 +312,10 @@ void Connection::KeyOp(const Request& request, std::string_view key, std::string
   slot.pending = 1;
   slot.remote = true;
   ++remote_pending_;
-  if (batches != nullptr && raw.empty()) {
-    Batch& batch = (*batches)[owner];
-    AppendRetrievalLine(request, key, &batch.lines);
-    batch.slots.push_back(slot.id);
+  if (batch && raw.empty()) {
+    Batch& b = batches_[owner];
+    AppendRetrievalLine(request, key, &b.lines);
+    b.slots.push_back(slot.id);
     return;
   }
   std::string line(raw);
@@ -347,13 +346,15 @@ void Connection::Broadcast(const std::function<std::string(Shard&)>& task,
   Answer(id, task(*shard_));
 }
 
-void Connection::SendBatches(std::vector<Batch>& batches) {
-  for (uint32_t owner = 0; owner < batches.size(); ++owner) {
-    Batch& batch = batches[owner];
+void Connection::SendBatches() {
+  for (uint32_t owner = 0; owner < batches_.size(); ++owner) {
+    Batch& batch = batches_[owner];
     if (batch.slots.empty()) continue;
     auto message = std::make_unique<Message>();
-    message->task = [lines = std::move(batch.lines)](Shard& s) { return RunBatch(s, lines); };
-    message->slots = std::move(batch.slots);
+    message->task = [lines = std::exchange(batch.lines, {})](Shard& s) {
+      return RunBatch(s, lines);
+    };
+    message->slots = std::exchange(batch.slots, {});
     message->conn = id_;
     shard_->Send(owner, std::move(message));
   }

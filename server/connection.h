@@ -78,11 +78,11 @@ class Connection {
     std::vector<uint64_t> slots;
   };
   // One key's operation, inline or on its owner; `raw` is a request that says exactly it (empty
-  // for a retrieval key: the line is made only if the key goes to another shard, and added to
-  // `batches[owner]` when given).
+  // for a retrieval key: the line is made only if the key goes to another shard, and with
+  // `batch` it joins batches_[owner] for SendBatches instead of travelling alone).
   void KeyOp(const protocol::Request& request, std::string_view key, std::string_view raw,
-             bool discard = false, std::vector<Batch>* batches = nullptr);
-  void SendBatches(std::vector<Batch>& batches);
+             bool discard = false, bool batch = false);
+  void SendBatches();
   // Adds a part to a slot without flushing (Answer and AnswerBatch flush).
   void AddToSlot(uint64_t slot, std::string_view bytes);
   // Runs `task` on every shard; `finish` writes the answer once all are done.
@@ -116,8 +116,9 @@ class Connection {
   std::deque<Slot> slots_;
   uint64_t next_slot_ = 0;
   std::optional<PendingGet> pending_get_;
-  size_t queued_bytes_ = 0;    // answers ready in slots, not yet in out_
-  size_t remote_pending_ = 0;  // key operations other shards have not answered yet
+  std::vector<Batch> batches_;  // by owner shard (empty with one shard); filled by IssueKeys
+  size_t queued_bytes_ = 0;     // answers ready in slots, not yet in out_
+  size_t remote_pending_ = 0;   // key operations other shards have not answered yet
   Reply out_;
   iovec iov_[EventLoop::kMaxIov];
   bool sending_ = false;
