@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "tests/integration/limits_support.h"
+#include "tests/support/sanitizers.h"
 
 namespace spillway::testing {
 namespace {
@@ -131,17 +132,6 @@ TEST_P(ServerLimitsTest, HundredClientsOnHundredThreadsReadBackTheirOwnKeys) {
 
 // ---- 4. A client that pipelines requests and does not read its answers.
 
-bool RunningUnderAsan() {
-#if defined(__SANITIZE_ADDRESS__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  return true;
-#endif
-#endif
-  return false;
-}
-
 // Regression: Connection::OverCap once counted only out_, the answers already in order; answers
 // from another shard waiting in slots_ (copied values) were not counted, so 20,000 pipelined
 // "get big:N" (100 KB values) took a two-shard server to 1.4 GB RSS.
@@ -150,11 +140,11 @@ TEST_P(ServerLimitsTest, ClientThatDoesNotReadIsThrottledAndOthersAreServed) {
   // the server's RSS would count every answer copy ever freed (each remote 100 KB answer is
   // copied on its way), not what the server holds. A small quarantine keeps the RSS bound below
   // about live memory; the option is read when the server starts.
-  if (RunningUnderAsan()) {
-    const char* options = std::getenv("ASAN_OPTIONS");
-    const std::string mine = std::string(options ? options : "") + ":quarantine_size_mb=1";
-    setenv("ASAN_OPTIONS", mine.c_str(), 1);
-  }
+#ifdef SPILLWAY_ASAN
+  const char* options = std::getenv("ASAN_OPTIONS");
+  const std::string mine = std::string(options ? options : "") + ":quarantine_size_mb=1";
+  setenv("ASAN_OPTIONS", mine.c_str(), 1);
+#endif
   auto server = Start();
   ASSERT_GT(server->port(), 0);
   constexpr int kValues = 10, kGets = 300;

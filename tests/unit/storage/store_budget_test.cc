@@ -24,14 +24,7 @@
 #include <vector>
 
 #include "storage/store.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SPILLWAY_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SPILLWAY_ASAN 1
-#endif
-#endif
+#include "tests/support/sanitizers.h"
 
 namespace spillway::storage {
 namespace {
