@@ -1,14 +1,13 @@
 // spillway-bench's reply fast path must agree with the shared response parser on every input:
 // the replies it is built for, every prefix of them, and every one-byte change of them.
 
-#include "tools/bench/wire.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "protocol/response_parser.h"
+#include "tools/bench/wire.h"
 
 namespace spillway::bench {
 namespace {
