@@ -79,7 +79,8 @@ void Store::Impl::Advance(int64_t now) {
 }
 
 size_t Store::Impl::AllocatedBytes() const {
-  return segments_.mapped_bytes() + segments_.table_bytes() + index_.bytes() + ghost_.bytes();
+  return segments_.mapped_bytes() + segments_.table_bytes() + index_.bytes() + ghost_.bytes() +
+         charged_bytes_;
 }
 
 bool Store::Impl::MayMap(size_t extra) const {
@@ -292,9 +293,14 @@ void Store::Impl::CleanVictim(size_t items, size_t bytes) {
         continue;
       }
     }
-    if (options_.eviction_sink != nullptr) {
-      options_.eviction_sink->Evicted(item.key(), item.value(), item.client_flags(), h.exptime,
-                                      CasOf(here, item));
+    // An invalidated item (md I) would come back without its mark: it is dropped instead.
+    if (options_.eviction_sink != nullptr && (h.bits & kItemStale) == 0) {
+      options_.eviction_sink->Evicted(ItemCopy{.key = item.key(),
+                                               .value = item.value(),
+                                               .client_flags = item.client_flags(),
+                                               .exptime = h.exptime,
+                                               .cas = CasOf(here, item),
+                                               .binary_key = (h.bits & kItemBinaryKey) != 0});
     }
     if (from == Queue::kSmall) ghost_.Insert(hash);
     ++counters_.evictions;
@@ -342,6 +348,41 @@ void Store::Impl::ApplyFlush() {
   open_small_ = 0;
   open_main_ = 0;
   flush_deadline_.reset();
+  if (options_.eviction_sink != nullptr) options_.eviction_sink->Flushed();
+}
+
+bool Store::Impl::Charge(int64_t bytes) {
+  if (bytes < 0) {
+    charged_bytes_ -= std::min<uint64_t>(charged_bytes_, static_cast<uint64_t>(-bytes));
+    return true;
+  }
+  if (!MakeRoom(static_cast<size_t>(bytes))) return false;
+  charged_bytes_ += static_cast<uint64_t>(bytes);
+  return true;
+}
+
+void Store::Impl::ForEachLive(const std::function<void(const ItemCopy&)>& f) {
+  for (uint32_t id = 1; id < segments_.ids(); ++id) {
+    const Queue q = segments_[id].queue;
+    if (q != Queue::kSmall && q != Queue::kMain) continue;
+    for (uint32_t offset = 0; offset < segments_[id].used;) {
+      ItemView item(segments_[id].memory.data() + offset);
+      const Location here{id, offset};
+      offset += static_cast<uint32_t>(item.size());
+      const ItemHeader h = item.header();
+      if (Expired(h) || (h.bits & kItemStale) != 0) continue;
+      const uint64_t hash = HashOf(item.key());
+      if (index_.Find(hash, [&](Location at) { return at == here; }) == Index::kNotFound) {
+        continue;  // superseded
+      }
+      f(ItemCopy{.key = item.key(),
+                 .value = item.value(),
+                 .client_flags = item.client_flags(),
+                 .exptime = h.exptime,
+                 .cas = CasOf(here, item),
+                 .binary_key = (h.bits & kItemBinaryKey) != 0});
+    }
+  }
 }
 
 size_t Store::Impl::Sweep(size_t max_items) {

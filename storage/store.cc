@@ -104,6 +104,11 @@ ReadResult Store::Read(const Key& key, int64_t now, const ReadOptions& options) 
   return impl_->Read(key, options);
 }
 
+bool Store::Contains(const Key& key, int64_t now) {
+  impl_->Advance(now);
+  return impl_->Contains(key);
+}
+
 WriteResult Store::Write(const Key& key, std::string_view value, uint32_t client_flags,
                          int64_t exptime, int64_t now, const WriteOptions& options) {
   impl_->Advance(now);
@@ -128,6 +133,16 @@ void Store::FlushAll(int64_t now, int64_t delay) {
 size_t Store::Sweep(int64_t now, size_t max_items) {
   impl_->Advance(now);
   return impl_->Sweep(max_items);
+}
+
+bool Store::Charge(int64_t bytes, int64_t now) {
+  impl_->Advance(now);
+  return impl_->Charge(bytes);
+}
+
+void Store::ForEachLive(int64_t now, const std::function<void(const ItemCopy&)>& f) {
+  impl_->Advance(now);
+  impl_->ForEachLive(f);
 }
 
 StoreStats Store::stats() const { return impl_->stats(); }
@@ -453,6 +468,7 @@ StoreStats Store::Impl::stats() const {
   s.index_capacity = index_.capacity();
   s.index_migration_pending = index_.migration_pending();
   s.eviction_pending_bytes = victim_ != 0 ? segments_[victim_].used - victim_offset_ : 0;
+  s.charged_bytes = charged_bytes_;
   return s;
 }
 

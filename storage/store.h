@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -21,13 +22,25 @@ namespace spillway::storage {
 
 class Segments;
 
-// Told about every live item that eviction drops (not deleted, expired or flushed ones). The
-// spill tier implements it; the views are valid only during the call.
+// An item as eviction (or a walk of the store) hands it out; the views are valid only during
+// the call.
+struct ItemCopy {
+  std::string_view key;
+  std::string_view value;
+  uint32_t client_flags = 0;
+  int64_t exptime = 0;  // absolute Unix seconds; 0 = never
+  uint64_t cas = 0;
+  bool binary_key = false;
+};
+
+// Told about every live item that eviction drops (not deleted, expired, flushed or invalidated
+// ones), and about every flush_all as it takes effect. The spill tier implements it. Called from
+// inside the store's operations: it must not call the store back.
 class EvictionSink {
  public:
   virtual ~EvictionSink() = default;
-  virtual void Evicted(std::string_view key, std::string_view value, uint32_t client_flags,
-                       int64_t exptime, uint64_t cas) = 0;
+  virtual void Evicted(const ItemCopy& item) = 0;
+  virtual void Flushed() {}
 };
 
 struct Options {
@@ -172,6 +185,7 @@ struct StoreStats {
   uint64_t index_capacity = 0;
   uint64_t index_migration_pending = 0;  // old-table slots a rebuild in progress has yet to move
   uint64_t eviction_pending_bytes = 0;   // of the segment being emptied, yet to be looked at
+  uint64_t charged_bytes = 0;            // memory of others counted in the budget (Charge)
 };
 
 class Store {
@@ -185,6 +199,8 @@ class Store {
   size_t MaxValueSize(size_t key_length, uint32_t client_flags) const;
 
   ReadResult Read(const Key& key, int64_t now, const ReadOptions& options = ReadOptions());
+  // Whether the key has a live item. Counts no access.
+  bool Contains(const Key& key, int64_t now);
   // Hints for a batch of operations (they change nothing): call PrefetchIndex for every key of
   // the batch, then PrefetchItem for every key, then run the operations. The batch's loads from
   // memory then overlap instead of waiting one after another, which is most of a hit's cost.
@@ -200,6 +216,12 @@ class Store {
   // superseded). Returns how many it looked at: 0 only when there is no segment to look at.
   // Call it a little at a time; it never stalls the thread for long.
   size_t Sweep(int64_t now, size_t max_items);
+
+  // Counts `bytes` of memory kept elsewhere (the spill tier's index) against the budget, evicting
+  // to make room; negative gives it back. False (nothing counted) when eviction cannot make room.
+  bool Charge(int64_t bytes, int64_t now);
+  // Calls `f` for every live item (warm restart writes them out). Changes nothing.
+  void ForEachLive(int64_t now, const std::function<void(const ItemCopy&)>& f);
 
   StoreStats stats() const;
 

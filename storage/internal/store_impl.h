@@ -5,6 +5,7 @@
 #define SPILLWAY_STORAGE_INTERNAL_STORE_IMPL_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -22,6 +23,7 @@ class Store::Impl {
 
   size_t MaxItemSize() const { return segments_.segment_size(); }
   ReadResult Read(const Key& key, const ReadOptions& options);
+  bool Contains(const Key& key) { return Find(key).has_value(); }
   WriteResult Write(const Key& key, std::string_view value, uint32_t client_flags, int64_t exptime,
                     const WriteOptions& options);
   DeleteStatus Delete(const Key& key, const DeleteOptions& options);
@@ -29,6 +31,8 @@ class Store::Impl {
   void FlushAll(int64_t delay);
   size_t Sweep(size_t max_items);
   StoreStats stats() const;
+  bool Charge(int64_t bytes);
+  void ForEachLive(const std::function<void(const ItemCopy&)>& f);
 
   // Every public call starts here: the clock, and a delayed flush_all that has come due.
   void Advance(int64_t now);
@@ -125,7 +129,8 @@ class Store::Impl {
   uint32_t open_main_ = 0;
   size_t small_target_ = 1;  // segments the small queue may hold before it is evicted first
   uint64_t item_bytes_ = 0;
-  uint64_t log_bytes_ = 0;  // bytes of every segment opened so far: see CasOf
+  uint64_t charged_bytes_ = 0;  // Charge
+  uint64_t log_bytes_ = 0;      // bytes of every segment opened so far: see CasOf
   // Entries still in the index but in flushed segments: not items any more.
   uint64_t flushed_items_ = 0;
   uint64_t flushed_bytes_ = 0;

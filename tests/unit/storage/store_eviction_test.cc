@@ -119,9 +119,7 @@ TEST(StoreEviction, OverwritesInMainDoNotStrandMemory) {
 
 class CountingSink : public EvictionSink {
  public:
-  void Evicted(std::string_view key, std::string_view, uint32_t, int64_t, uint64_t) override {
-    keys.emplace(key);
-  }
+  void Evicted(const ItemCopy& item) override { keys.emplace(item.key); }
   std::set<std::string> keys;
 };
 

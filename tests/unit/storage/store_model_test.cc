@@ -70,9 +70,9 @@ struct Version {
 
 class RecordingSink : public EvictionSink {
  public:
-  void Evicted(std::string_view key, std::string_view value, uint32_t flags, int64_t exptime,
-               uint64_t cas) override {
-    evicted.emplace_back(std::string(key), Version{std::string(value), flags, cas, exptime});
+  void Evicted(const ItemCopy& item) override {
+    evicted.emplace_back(std::string(item.key), Version{std::string(item.value), item.client_flags,
+                                                        item.cas, item.exptime});
   }
   std::vector<std::pair<std::string, Version>> evicted;
 };
