@@ -46,43 +46,6 @@ bool HasKey(Command c) {
   }
 }
 
-// Runs a one-key request, given as its bytes, on `shard`: how another shard's key operation
-// executes on its owner. Values are copied (pins belong to the owner's thread).
-std::string RunRaw(Shard& shard, const std::string& raw) {
-  protocol::RequestParser parser(shard.server().parser_options());
-  const protocol::ParseResult r = parser.Parse(raw);
-  if (r.status != ParseStatus::kRequest) return "";  // re-parsing what parsed once cannot fail
-  const Request& request = r.request;
-  std::string_view key = request.key;
-  Reply reply(/*pin=*/false);
-  const KeyContext context{&shard.store(), shard.now(), &shard.counters()};
-  ExecuteKey(request, key, storage::Key(key).hash, context, &reply);
-  return reply.Flatten();
-}
-
-// Runs a batch of one-key requests (one per line) on `shard`; the answers, each framed as a
-// 4-byte length and its bytes, in order.
-std::string RunBatch(Shard& shard, const std::string& lines) {
-  protocol::RequestParser parser(shard.server().parser_options());
-  const KeyContext context{&shard.store(), shard.now(), &shard.counters()};
-  std::string framed;
-  std::string_view rest = lines;
-  while (!rest.empty()) {
-    const protocol::ParseResult r = parser.Parse(rest);
-    if (r.status != ParseStatus::kRequest) break;  // re-parsing what parsed once cannot fail
-    Reply reply(/*pin=*/false);
-    ExecuteKey(r.request, r.request.key, storage::Key(r.request.key).hash, context, &reply);
-    // The frame's length goes in front once the answer is in (one copy of a value, not two).
-    const size_t at = framed.size();
-    framed.append(sizeof(uint32_t), '\0');
-    reply.AppendTo(&framed);
-    const uint32_t length = static_cast<uint32_t>(framed.size() - at - sizeof(uint32_t));
-    std::memcpy(framed.data() + at, &length, sizeof length);
-    rest.remove_prefix(r.consumed);
-  }
-  return framed;
-}
-
 // One key of a get/gets/gat/gats as a request of its own, for the key's owner shard.
 void AppendRetrievalLine(const Request& request, std::string_view key, std::string* line) {
   line->append(protocol::CommandName(request.command));
@@ -127,7 +90,8 @@ bool Connection::OverCap() const {
   // shards are still working on (each may be a large value).
   return out_.size() + ready_.size() + queued_bytes_ >
              shard_->server().options().output_cap_bytes ||
-         slots_.size() > kMaxSlots || remote_pending_ > kMaxRemotePending;
+         slots_.size() > kMaxSlots || remote_pending_ > kMaxRemotePending ||
+         shard_->spill_backlogged();
 }
 
 void Connection::MaybeResume() {
@@ -149,9 +113,11 @@ void Connection::Process() {
       break;
     }
     if (OverCap()) {
-      // The client is not reading its answers: stop reading its requests until it does.
+      // The client is not reading its answers (or the disk is behind with spills): stop reading
+      // its requests until it does.
       if (!paused_) shard_->loop().PauseReceive(id_);
       paused_ = true;
+      if (shard_->spill_backlogged()) shard_->NoteSpillPause();
       break;
     }
     const std::string_view input(in_.data() + in_start_, in_.size() - in_start_);
@@ -297,21 +263,31 @@ void Connection::KeyOp(const Request& request, std::string_view key, std::string
   const uint64_t hash = storage::Key(key).hash;
   const uint32_t owner = shard_->server().OwnerOf(hash);
   const bool local = owner == shard_->index();
-  const KeyContext context{&shard_->store(), shard_->now(), &shard_->counters()};
-  if (local && !discard && slots_.empty()) {
-    ExecuteKey(request, key, hash, context, &ready_);
+  const bool wait = local && shard_->MustWait(request, key, hash);
+  if (local && !wait && !discard && slots_.empty()) {
+    shard_->Execute(request, key, hash, &ready_);
     return;
   }
   Slot& slot = NewSlot();
   slot.discard = discard;
-  if (local) {
-    ExecuteKey(request, key, hash, context, &slot.reply);
+  if (local && !wait) {
+    shard_->Execute(request, key, hash, &slot.reply);
     Count(slot, slot.reply.size());
     return;
   }
+  // It waits: on another shard's answer, or on this shard's disk read of the key.
   slot.pending = 1;
   slot.remote = true;
   ++remote_pending_;
+  if (wait) {
+    std::string line(raw);
+    if (line.empty()) AppendRetrievalLine(request, key, &line);
+    shard_->tier()->Wait(key, hash, std::move(line),
+                         [shard = shard_, conn = id_, id = slot.id](std::string answer) {
+                           shard->AnswerConnection(conn, id, answer);
+                         });
+    return;
+  }
   if (batch && raw.empty()) {
     Batch& b = batches_[owner];
     AppendRetrievalLine(request, key, &b.lines);
@@ -321,7 +297,7 @@ void Connection::KeyOp(const Request& request, std::string_view key, std::string
   std::string line(raw);
   if (line.empty()) AppendRetrievalLine(request, key, &line);
   auto message = std::make_unique<Message>();
-  message->task = [line = std::move(line)](Shard& s) { return RunRaw(s, line); };
+  message->lines = std::move(line);
   message->conn = id_;
   message->slot = slot.id;
   shard_->Send(owner, std::move(message));
@@ -351,9 +327,7 @@ void Connection::SendBatches() {
     Batch& batch = batches_[owner];
     if (batch.slots.empty()) continue;
     auto message = std::make_unique<Message>();
-    message->task = [lines = std::exchange(batch.lines, {})](Shard& s) {
-      return RunBatch(s, lines);
-    };
+    message->lines = std::exchange(batch.lines, {});
     message->slots = std::exchange(batch.slots, {});
     message->conn = id_;
     shard_->Send(owner, std::move(message));

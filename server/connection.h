@@ -45,6 +45,9 @@ class Connection {
   void AnswerBatch(const std::vector<uint64_t>& slots, std::string_view framed);
   // Closes now, dropping whatever was pending (peer gone, idle, shutting down).
   void CloseNow();
+  // Resumes reading once the client has taken half of what it was owed (and the spill tier is
+  // not backlogged).
+  void MaybeResume();
 
   int64_t last_active() const { return last_active_; }
   bool busy() const { return !slots_.empty() || !out_.empty() || !ready_.empty(); }
@@ -99,8 +102,6 @@ class Connection {
   static constexpr size_t kMaxSlots = 64 * 1024;
   static constexpr size_t kMaxRemotePending = 64;
   bool OverCap() const;
-  // Resumes reading once the client has taken half of what it was owed.
-  void MaybeResume();
   void Count(Slot& slot, size_t bytes) {
     slot.counted += bytes;
     queued_bytes_ += bytes;

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -24,6 +25,9 @@ DEFINE_string(max_item_size, "1m", "Largest item: bytes, or with a k/m suffix (m
 DEFINE_uint64(idle_timeout, 0, "Close connections idle this many seconds (0: never).");
 DEFINE_bool(enable_shutdown, false, "Allow the shutdown command (memcached -A).");
 DEFINE_string(data_dir, "./data", "Directory of the spill tier and the warm-restart marker.");
+DEFINE_string(disk_limit, "4096",
+              "Disk for items evicted from memory (the spill tier), for the whole process: MiB, "
+              "or with a k/m/g suffix. 0 turns the spill tier off (evicted items are gone).");
 DEFINE_uint64(send_zc_threshold, 0,
               "io_uring: send answers of at least this many bytes with zero-copy sendmsg "
               "(0: never; over loopback it only costs, see docs/benchmarks.md).");
@@ -48,6 +52,19 @@ size_t ParseSize(const std::string& text) {
   if (suffix == "k" || suffix == "K") return value << 10;
   if (suffix == "m" || suffix == "M") return value << 20;
   return suffix.empty() ? value : 0;
+}
+
+// --disk_limit: MiB, or bytes with a k/m/g suffix; nullopt when malformed.
+std::optional<uint64_t> ParseDiskLimit(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  const uint64_t value = std::stoull(text.substr(0, digits));
+  const std::string suffix = text.substr(digits);
+  if (suffix.empty() || suffix == "m" || suffix == "M") return value << 20;
+  if (suffix == "k" || suffix == "K") return value << 10;
+  if (suffix == "g" || suffix == "G") return value << 30;
+  return std::nullopt;
 }
 
 // memcached's users write --memory-limit; gflags knows --memory_limit. Flag names take either.
@@ -85,6 +102,14 @@ int main(int argc, char** argv) {
   o.idle_timeout_seconds = static_cast<int64_t>(FLAGS_idle_timeout);
   o.enable_shutdown = FLAGS_enable_shutdown;
   o.zero_copy_threshold = FLAGS_send_zc_threshold;
+  o.data_dir = FLAGS_data_dir;
+  const std::optional<uint64_t> disk_limit = ParseDiskLimit(FLAGS_disk_limit);
+  if (!disk_limit) {
+    LOG(ERROR) << "--disk_limit must be MiB, or a size with a k/m/g suffix, not "
+               << FLAGS_disk_limit;
+    return 2;
+  }
+  o.disk_limit_bytes = *disk_limit;
   // Clients read the version to decide what a server supports (libmemcached's memcapable treats
   // "0.1.0" as a pre-1.3 memcached), so it leads with the memcached release whose protocol
   // spillway speaks.

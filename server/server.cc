@@ -75,6 +75,25 @@ bool Server::Start() {
   store.memory_limit_bytes = options_.memory_limit_bytes / options_.threads;
   // The largest item (header, key and value, as memcached's -I counts it) is one segment.
   store.segment_size = (options_.max_item_size + 4095) / 4096 * 4096;
+  std::vector<std::unique_ptr<storage::Disk>> disks(options_.threads);
+  if (options_.disk_limit_bytes > 0) {
+    std::string error;
+    if (!data_dir_.Open(options_.data_dir, options_.threads, &error)) {
+      LOG(ERROR) << "--data_dir: " << error;
+      return false;
+    }
+    LOG(INFO) << data_dir_.how();
+    for (uint32_t i = 0; i < options_.threads; ++i) {
+      storage::DiskOptions d;
+      d.path = data_dir_.ShardPath(i);
+      d.limit_bytes = options_.disk_limit_bytes / options_.threads;
+      disks[i] = storage::Disk::Open(d, &error);
+      if (!disks[i]) {
+        LOG(ERROR) << "cannot open the spill database " << d.path << ": " << error;
+        return false;
+      }
+    }
+  }
   std::string why_not;
   for (uint32_t i = 0; i < options_.threads; ++i) {
     std::unique_ptr<EventLoop> loop;
@@ -89,7 +108,8 @@ bool Server::Start() {
       }
       return MakeEpollLoop(handler);
     };
-    shards_[i] = std::make_unique<Shard>(this, i, make, store);
+    shards_[i] = std::make_unique<Shard>(this, i, make, store, std::move(disks[i]),
+                                         data_dir_.warm(), data_dir_.flushed_below(i));
     if (!shards_[i]->has_loop()) {
       LOG(ERROR) << "--io=uring: io_uring is not usable here: " << why_not;
       return false;
@@ -115,6 +135,12 @@ bool Server::Start() {
   LOG(INFO) << "spillway " << options_.version << " listening on " << options_.listen << ":"
             << port_ << ", " << shards_.size() << " shard(s) on " << io_backend_ << ", "
             << (options_.memory_limit_bytes >> 20) << " MiB";
+  if (options_.disk_limit_bytes > 0) {
+    uint64_t on_disk = 0;
+    for (auto& shard : shards_) on_disk += shard->tier()->stats().items;
+    LOG(INFO) << "spill tier: " << options_.data_dir << ", " << (options_.disk_limit_bytes >> 20)
+              << " MiB; " << on_disk << " items on disk";
+  }
   return true;
 }
 
@@ -126,6 +152,28 @@ void Server::Wait() {
   LOG(INFO) << "shutting down: finishing in-flight requests";
   for (auto& shard : shards_) shard->Drain(/*deadline_seconds=*/5);
   for (auto& shard : shards_) shard->Join();
+  if (options_.disk_limit_bytes > 0) Persist();
+}
+
+void Server::Persist() {
+  // Warm restart: the memory tier goes to disk, and only once all of it is there does the
+  // marker say so.
+  std::vector<uint64_t> flushed_below;
+  bool ok = true;
+  uint64_t items = 0;
+  for (auto& shard : shards_) {
+    items += shard->store().stats().items;
+    uint64_t below = 0;
+    ok &= shard->tier()->Persist(std::time(nullptr), &below);
+    flushed_below.push_back(below);
+  }
+  std::string error;
+  if (!ok || !data_dir_.MarkClean(flushed_below, &error)) {
+    LOG(ERROR) << "the spill tier could not be saved (" << error
+               << "): the next start will be cold";
+    return;
+  }
+  LOG(INFO) << "clean shutdown: " << items << " items from memory written to " << options_.data_dir;
 }
 
 void Server::Shutdown() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "protocol/request_parser.h"
+#include "server/data_dir.h"
 
 namespace spillway::server {
 
@@ -32,6 +33,10 @@ struct ServerOptions {
   // io_uring: sends of at least this many bytes use zero-copy sendmsg (0: never; see
   // docs/benchmarks.md, "Zero-copy send").
   size_t zero_copy_threshold = 0;
+  // The spill tier: its directory and its disk budget for the whole process, split across the
+  // shards (0: no spill tier; evicted items are gone, as in memcached).
+  std::string data_dir = "./data";
+  uint64_t disk_limit_bytes = 0;
   std::string version;
 };
 
@@ -58,6 +63,8 @@ class Server {
     return static_cast<uint32_t>((((hash >> 32) & 0xffff) * shards_.size()) >> 16);
   }
   std::string_view io_backend() const { return io_backend_; }
+  // The spill tier started from what a clean shutdown left (false: cold, or no spill tier).
+  bool warm_restart() const { return data_dir_.warm(); }
   int64_t started() const { return started_; }
 
   // Connection accounting across shards.
@@ -66,6 +73,9 @@ class Server {
   std::atomic<uint64_t> rejected_connections{0};
 
  private:
+  // After the shards stopped: writes the memory tier to disk and marks the directory clean.
+  void Persist();
+
   ServerOptions options_;
   protocol::ParserOptions parser_options_;
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -73,6 +83,7 @@ class Server {
   int port_ = 0;
   int64_t started_ = 0;
   std::atomic<bool> shutdown_{false};
+  DataDir data_dir_;
   int shutdown_fd_ = -1;
 };
 

@@ -4,10 +4,13 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cstring>
 #include <ctime>
 #include <utility>
 
+#include "protocol/request_parser.h"
 #include "server/connection.h"
+#include "server/execute.h"
 #include "server/server.h"
 
 namespace spillway::server {
@@ -18,25 +21,55 @@ constexpr auto kTick = std::chrono::milliseconds(10);
 // Expired items the sweep looks at per tick: a few microseconds of work.
 constexpr size_t kSweepItemsPerTick = 64;
 
-storage::Options StoreOptions(const storage::Options& base, uint32_t index, uint32_t shards) {
+storage::Options StoreOptions(const storage::Options& base, uint32_t index, uint32_t shards,
+                              SpillTier* tier) {
   storage::Options o = base;
-  // Disjoint CAS sequences: shard i draws i+1, i+1+n, i+1+2n...
-  o.cas_first = index + 1;
+  // Disjoint CAS sequences: shard i draws i+1, i+1+n, i+1+2n... After a warm restart they start
+  // above every CAS on disk, so no new version repeats one a client may still hold.
+  const uint64_t above = tier != nullptr ? tier->max_cas() / shards + 1 : 0;
+  o.cas_first = index + 1 + above * shards;
   o.cas_stride = shards;
+  o.eviction_sink = tier;
   return o;
+}
+
+// Answers of a message's key operations, some of which wait for the spill tier: the answers
+// that were ready went into `answer`; each waiting one goes at its hole, in order.
+struct LateLines {
+  std::unique_ptr<Message> message;
+  std::string answer;
+  std::vector<size_t> holes;  // offsets in `answer`
+  std::vector<std::string> late;
+  size_t waiting = 0;
+  bool issued = false;
+};
+
+void AppendFramed(std::string_view bytes, bool framed, std::string* out) {
+  if (framed) {
+    const auto length = static_cast<uint32_t>(bytes.size());
+    out->append(reinterpret_cast<const char*>(&length), sizeof length);
+  }
+  out->append(bytes);
 }
 
 }  // namespace
 
 Shard::Shard(Server* server, uint32_t index,
              const std::function<std::unique_ptr<EventLoop>(LoopHandler*)>& make_loop,
-             const storage::Options& store_options)
+             const storage::Options& store_options, std::unique_ptr<storage::Disk> disk, bool warm,
+             uint64_t flushed_below)
     : server_(server),
       index_(index),
       loop_(make_loop(this)),
-      store_(StoreOptions(store_options, index, server->options().threads)),
+      tier_(disk == nullptr ? nullptr
+                            : std::make_unique<SpillTier>(
+                                  this, std::move(disk),
+                                  server->options().disk_limit_bytes / server->options().threads,
+                                  warm, flushed_below, std::time(nullptr))),
+      store_(StoreOptions(store_options, index, server->options().threads, tier_.get())),
       now_(std::time(nullptr)),
       outbox_(server->options().threads) {
+  if (tier_) tier_->set_store(&store_);
   for (uint32_t i = 0; i < server->options().threads; ++i) {
     inbox_.push_back(std::make_unique<SpscRing<Message>>(kRingCapacity));
   }
@@ -84,6 +117,7 @@ void Shard::Send(uint32_t target, std::unique_ptr<Message> message) {
 }
 
 void Shard::OnTurnEnd() {
+  if (tier_) tier_->OnTurnEnd();
   bool left = false;
   for (uint32_t target = 0; target < outbox_.size(); ++target) {
     std::vector<Message*>& box = outbox_[target];
@@ -123,6 +157,15 @@ void Shard::DrainStep() {
 
 void Shard::OnWake() {
   now_ = std::time(nullptr);
+  if (tier_) {
+    tier_->OnWake();
+    if (spill_paused_ && !tier_->backlogged()) {
+      spill_paused_ = false;
+      std::vector<Connection*> all;
+      for (auto& [id, c] : connections_) all.push_back(c.get());
+      for (Connection* c : all) c->MaybeResume();
+    }
+  }
   for (auto& ring : inbox_) {
     while (Message* m = ring->Pop()) Deliver(std::unique_ptr<Message>(m));
   }
@@ -138,6 +181,10 @@ void Shard::Deliver(std::unique_ptr<Message> message) {
     Send(origin, std::move(message));
     return;
   }
+  if (!message->lines.empty()) {
+    RunLines(std::move(message));
+    return;
+  }
   auto it = connections_.find(message->conn);
   if (it == connections_.end()) return;
   if (message->slots.empty()) {
@@ -145,6 +192,98 @@ void Shard::Deliver(std::unique_ptr<Message> message) {
   } else {
     it->second->AnswerBatch(message->slots, message->answer);
   }
+}
+
+void Shard::AnswerConnection(ConnId conn, uint64_t slot, std::string_view bytes) {
+  auto it = connections_.find(conn);
+  if (it != connections_.end()) it->second->Answer(slot, bytes);
+}
+
+void Shard::Execute(const protocol::Request& request, std::string_view key, uint64_t hash,
+                    Reply* out) {
+  const KeyContext context{&store_, now_, &counters_};
+  ExecuteKey(request, key, hash, context, out);
+  if (tier_) tier_->AfterOp(request, key, hash);
+}
+
+void Shard::RunLine(std::string line, SpillTier::Done done) {
+  protocol::RequestParser parser(server_->parser_options());
+  const protocol::ParseResult r = parser.Parse(line);
+  if (r.status != protocol::ParseStatus::kRequest) {  // re-parsing what parsed once cannot fail
+    done(std::string());
+    return;
+  }
+  const std::string_view key = r.request.key;
+  const uint64_t hash = storage::Key(key).hash;
+  if (MustWait(r.request, key, hash)) {
+    const std::string owned_key(key);  // `line` moves
+    tier_->Wait(owned_key, hash, std::move(line), std::move(done));
+    return;
+  }
+  Reply reply(/*pin=*/false);
+  Execute(r.request, key, hash, &reply);
+  done(reply.Flatten());
+}
+
+void Shard::RunLines(std::unique_ptr<Message> message) {
+  // One answer per line, in order; framed (a 4-byte length first) when they go to a batch's
+  // slots. Lines that wait for the spill tier leave a hole that FinishLines fills.
+  const bool framed = !message->slots.empty();
+  auto lines = std::make_shared<LateLines>();
+  const std::string text = std::exchange(message->lines, {});
+  lines->message = std::move(message);
+  auto finish = [this](LateLines& l) {
+    std::string answer;
+    if (l.holes.empty()) {
+      answer = std::move(l.answer);
+    } else {
+      size_t from = 0;
+      for (size_t i = 0; i < l.holes.size(); ++i) {
+        answer.append(l.answer, from, l.holes[i] - from);
+        AppendFramed(l.late[i], !l.message->slots.empty(), &answer);
+        from = l.holes[i];
+      }
+      answer.append(l.answer, from);
+    }
+    l.message->answer = std::move(answer);
+    const uint32_t origin = l.message->origin;
+    Send(origin, std::move(l.message));
+  };
+  protocol::RequestParser parser(server_->parser_options());
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const protocol::ParseResult r = parser.Parse(rest);
+    if (r.status != protocol::ParseStatus::kRequest) break;  // parsed once: cannot fail
+    const std::string_view key = r.request.key;
+    const uint64_t hash = storage::Key(key).hash;
+    if (MustWait(r.request, key, hash)) {
+      const size_t hole = lines->late.size();
+      lines->holes.push_back(lines->answer.size());
+      lines->late.emplace_back();
+      ++lines->waiting;
+      tier_->Wait(key, hash, std::string(rest.substr(0, r.consumed)),
+                  [lines, hole, finish](std::string answer) {
+                    lines->late[hole] = std::move(answer);
+                    if (--lines->waiting == 0 && lines->issued) finish(*lines);
+                  });
+    } else {
+      Reply reply(/*pin=*/false);
+      Execute(r.request, key, hash, &reply);
+      if (framed) {
+        // The frame's length goes in front once the answer is in (one copy of a value).
+        const size_t at = lines->answer.size();
+        lines->answer.append(sizeof(uint32_t), '\0');
+        reply.AppendTo(&lines->answer);
+        const auto length = static_cast<uint32_t>(lines->answer.size() - at - sizeof(uint32_t));
+        std::memcpy(lines->answer.data() + at, &length, sizeof length);
+      } else {
+        reply.AppendTo(&lines->answer);
+      }
+    }
+    rest.remove_prefix(r.consumed);
+  }
+  lines->issued = true;
+  if (lines->waiting == 0) finish(*lines);
 }
 
 void Shard::OnAccept(ConnId conn) {
@@ -190,6 +329,7 @@ void Shard::OnTick() {
   now_ = std::time(nullptr);
   DrainStep();
   store_.Sweep(now_, kSweepItemsPerTick);
+  if (tier_) tier_->OnTick();
   const int64_t idle = server_->options().idle_timeout_seconds;
   // Idle connections: looked at once a second.
   if (idle > 0 && ++ticks_ % 100 == 0) {

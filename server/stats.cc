@@ -21,6 +21,7 @@ struct Snapshot {
   Counters counters;
   storage::StoreStats store;
   uint64_t hops = 0;
+  SpillStats spill;
 };
 
 class StatWriter {
@@ -45,6 +46,28 @@ std::string Seconds(const timeval& tv) {
   std::snprintf(buf, sizeof buf, "%ld.%06ld", static_cast<long>(tv.tv_sec),
                 static_cast<long>(tv.tv_usec));
   return buf;
+}
+
+// The spill tier's figures (zero without one).
+void Spill(Server& server, const std::vector<Snapshot>& shards, StatWriter* w) {
+  SpillStats t;
+  for (const Snapshot& s : shards) t += s.spill;
+  w->Add("disk_limit_bytes", server.options().disk_limit_bytes);
+  w->Add("disk_items", t.items);
+  w->Add("disk_bytes", t.bytes);
+  w->Add("disk_index_bytes", t.index_bytes);
+  w->Add("disk_spills", t.spills);
+  w->Add("disk_spill_bytes", t.spill_bytes);
+  w->Add("disk_promotions", t.promotions);
+  w->Add("disk_hits", t.hits);
+  w->Add("disk_misses", t.misses);
+  w->Add("disk_filter_skips", t.filter_skips);
+  w->Add("disk_reads", t.reads);
+  w->Add("disk_read_p50_us", t.LatencyPercentile(0.5));
+  w->Add("disk_read_p99_us", t.LatencyPercentile(0.99));
+  w->Add("disk_queue_depth", t.queue_depth);
+  w->Add("disk_dropped", t.dropped);
+  w->Add("warm_restart", uint64_t{server.warm_restart() ? 1u : 0u});
 }
 
 void General(Server& server, const std::vector<Snapshot>& shards, Reply* out) {
@@ -85,6 +108,7 @@ void General(Server& server, const std::vector<Snapshot>& shards, Reply* out) {
   // spillway's own.
   w.Add("io_backend", server.io_backend());
   w.Add("cross_shard_hops", hops);
+  Spill(server, shards, &w);
   for (size_t i = 0; i < shards.size(); ++i) {
     const Counters& c = shards[i].counters;
     w.Add("shard_" + std::to_string(i) + "_ops", c.cmd_get + c.cmd_set + c.cmd_touch);
@@ -117,7 +141,8 @@ void Connection::Stats(std::string_view argument) {
     Broadcast(
         [gathered](Shard& s) {
           // Each shard writes only its own element, on its own thread.
-          (*gathered)[s.index()] = Snapshot{s.counters(), s.store().stats(), s.hops()};
+          (*gathered)[s.index()] = Snapshot{s.counters(), s.store().stats(), s.hops(),
+                                            s.tier() ? s.tier()->stats() : SpillStats()};
           return std::string();
         },
         [gathered, &server](Reply& r) {
