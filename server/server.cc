@@ -87,6 +87,8 @@ bool Server::Start() {
       storage::DiskOptions d;
       d.path = data_dir_.ShardPath(i);
       d.limit_bytes = options_.disk_limit_bytes / options_.threads;
+      // Disk reads through io_uring unless the server was told to keep off it.
+      d.io_uring = options_.io != "epoll";
       disks[i] = storage::Disk::Open(d, &error);
       if (!disks[i]) {
         LOG(ERROR) << "cannot open the spill database " << d.path << ": " << error;

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -12,6 +13,7 @@
 #include <ctime>
 
 #include "storage/spill_record.h"
+#include "storage/uring_fs.h"
 
 namespace spillway::storage {
 namespace {
@@ -89,8 +91,13 @@ Disk::~Disk() = default;
 std::unique_ptr<Disk> Disk::Open(const DiskOptions& o, std::string* error) {
   std::unique_ptr<Disk> disk(new Disk());
   disk->filter_ = std::make_unique<DeadRecordFilter>(disk->flushed_below_);
+  rocksdb::Options options = DatabaseOptions(o, disk->filter_.get());
+  if (o.io_uring) {
+    disk->env_ = rocksdb::NewCompositeEnv(NewUringFileSystem());
+    options.env = disk->env_.get();
+  }
   rocksdb::DB* db = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(DatabaseOptions(o, disk->filter_.get()), o.path, &db);
+  const rocksdb::Status s = rocksdb::DB::Open(options, o.path, &db);
   if (!s.ok()) {
     *error = s.ToString();
     return nullptr;

@@ -21,6 +21,7 @@
 namespace rocksdb {
 class CompactionFilter;
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -29,6 +30,8 @@ namespace spillway::storage {
 struct DiskOptions {
   std::string path;  // the database's directory (created if missing)
   uint64_t limit_bytes = 4ull << 30;
+  // Random reads through io_uring (uring_fs.h); otherwise plain preads.
+  bool io_uring = false;
 };
 
 // Writes made on a shard's thread, applied together by Disk::Write.
@@ -76,7 +79,8 @@ class Disk {
  private:
   Disk();
   std::shared_ptr<std::atomic<uint64_t>> flushed_below_;
-  std::unique_ptr<rocksdb::CompactionFilter> filter_;  // outlives db_, which points at it
+  std::unique_ptr<rocksdb::CompactionFilter> filter_;  // these two outlive db_, which uses them
+  std::unique_ptr<rocksdb::Env> env_;
   std::unique_ptr<rocksdb::DB> db_;
 };
 

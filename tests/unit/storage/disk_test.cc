@@ -43,7 +43,7 @@ TEST(SpillRecord, RejectsWhatItDidNotWrite) {
   EXPECT_FALSE(DecodeRecord(std::string(kSpillRecordHeader, '\2'), &r));  // unknown format
 }
 
-class DiskTest : public ::testing::Test {
+class DiskTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     char pattern[] = "/tmp/spillway-disk-test-XXXXXX";
@@ -53,7 +53,7 @@ class DiskTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::unique_ptr<Disk> Open(uint64_t limit = 64 << 20) {
     std::string error;
-    auto disk = Disk::Open(DiskOptions{dir_ + "/db", limit}, &error);
+    auto disk = Disk::Open(DiskOptions{dir_ + "/db", limit, /*io_uring=*/GetParam()}, &error);
     EXPECT_NE(disk, nullptr) << error;
     return disk;
   }
@@ -80,7 +80,7 @@ class DiskTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(DiskTest, ReadsBackWhatWasWrittenAndNotWhatWasDeleted) {
+TEST_P(DiskTest, ReadsBackWhatWasWrittenAndNotWhatWasDeleted) {
   auto disk = Open();
   DiskBatch batch;
   batch.Put("a", Record(1, 0, "alpha"));
@@ -100,7 +100,7 @@ TEST_F(DiskTest, ReadsBackWhatWasWrittenAndNotWhatWasDeleted) {
   EXPECT_FALSE(got[2].has_value());
 }
 
-TEST_F(DiskTest, FlushedRecordsSurviveReopening) {
+TEST_P(DiskTest, FlushedRecordsSurviveReopening) {
   {
     auto disk = Open();
     DiskBatch batch;
@@ -115,7 +115,7 @@ TEST_F(DiskTest, FlushedRecordsSurviveReopening) {
 
 // Merging files runs the compaction filter: flushed (seq below the mark) and expired records go,
 // the rest stay. Enough flushed files make FIFO compaction merge them (intra-L0).
-TEST_F(DiskTest, CompactionDropsFlushedAndExpiredRecords) {
+TEST_P(DiskTest, CompactionDropsFlushedAndExpiredRecords) {
   auto disk = Open();
   const auto past = static_cast<uint32_t>(std::time(nullptr) - 10);
   uint64_t seq = 1;
@@ -151,6 +151,44 @@ TEST_F(DiskTest, CompactionDropsFlushedAndExpiredRecords) {
   for (const auto& [key, r] : All(*disk)) live += key[0] == 'f';
   EXPECT_EQ(live, 8u * (50 - 17));
 }
+
+// Many keys over many table files, looked up in batches: MultiGet's MultiRead per file is where
+// the io_uring file system submits its reads together.
+TEST_P(DiskTest, BatchedReadsAcrossFilesReturnEveryRecord) {
+  auto disk = Open();
+  const int kFiles = 6, kPerFile = 500;
+  uint64_t seq = 1;
+  for (int file = 0; file < kFiles; ++file) {
+    DiskBatch batch;
+    for (int i = 0; i < kPerFile; ++i) {
+      const int k = i * kFiles + file;  // keys interleaved over the files
+      batch.Put("key" + std::to_string(k),
+                Record(seq++, 0, std::string(100 + k % 3000, 'a' + k % 26)));
+    }
+    ASSERT_TRUE(disk->Write(std::move(batch)));
+    ASSERT_TRUE(disk->Flush());
+  }
+  for (int from = 0; from < kFiles * kPerFile; from += 100) {
+    std::vector<std::string> keys;
+    for (int k = from; k < from + 100; ++k) keys.push_back("key" + std::to_string(k));
+    keys.push_back("absent" + std::to_string(from));
+    std::vector<std::optional<std::string>> got;
+    disk->Read(keys, &got);
+    ASSERT_EQ(got.size(), keys.size());
+    for (int k = from; k < from + 100; ++k) {
+      ASSERT_TRUE(got[k - from].has_value()) << k;
+      SpillRecord r;
+      ASSERT_TRUE(DecodeRecord(*got[k - from], &r));
+      EXPECT_EQ(r.value, std::string(100 + k % 3000, 'a' + k % 26)) << k;
+    }
+    EXPECT_FALSE(got.back().has_value());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Reads, DiskTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "io_uring" : "pread";
+                         });
 
 }  // namespace
 }  // namespace spillway::storage
