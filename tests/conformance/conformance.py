@@ -12,21 +12,23 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def start(binary, io, threads):
+def start(binary, io, threads, data_dir):
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         [binary, "--io=" + io, "--threads=" + str(threads), "--port=0",
-         "--ready_fd=" + str(write_fd), "--memory_limit=64"],
+         "--ready_fd=" + str(write_fd), "--memory_limit=64", "--data_dir=" + data_dir],
         pass_fds=(write_fd,))
     os.close(write_fd)
     with os.fdopen(read_fd) as ready:
         line = ready.readline()
     if not line.strip():
         proc.kill()
+        proc.wait()  # gone before its data directory is removed
         if io == "uring":
             # ctest reports exit 77 as skipped (SKIP_RETURN_CODE): this kernel has no usable
             # io_uring, and the server's log above says why.
@@ -95,13 +97,16 @@ def main():
     parser.add_argument("--client", required=True,
                         choices=["pymemcache", "memccapable", "perl"])
     args = parser.parse_args()
-    proc, port = start(args.binary, args.io, args.threads)
-    try:
-        {"pymemcache": check_pymemcache, "memccapable": check_memccapable,
-         "perl": check_perl}[args.client](port)
-    finally:
-        proc.terminate()
-        code = proc.wait(timeout=20)
+    # Several of these run at once from one working directory: each server gets a spill tier of
+    # its own, removed afterwards.
+    with tempfile.TemporaryDirectory(prefix="spillway-conformance-") as data_dir:
+        proc, port = start(args.binary, args.io, args.threads, data_dir)
+        try:
+            {"pymemcache": check_pymemcache, "memccapable": check_memccapable,
+             "perl": check_perl}[args.client](port)
+        finally:
+            proc.terminate()
+            code = proc.wait(timeout=20)
     assert code == 0, "spillway exited with %d" % code
     print("ok: %s against spillway (%s, %d shards)" % (args.client, args.io, args.threads))
 

@@ -2,22 +2,33 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
 
 namespace spillway::testing {
 namespace {
 
 constexpr int kTimeoutMs = 10'000;
+// How much of a server's log a failure prints: its end, where the reason usually is.
+constexpr size_t kLogTailBytes = 64 << 10;
 
 // waitpid with a deadline; true when the child was reaped. Waits on a pidfd (glibc 2.36 has no
 // wrapper for pidfd_open, hence the syscall).
@@ -33,21 +44,54 @@ bool WaitFor(pid_t pid, int* status, int timeout_ms) {
 
 }  // namespace
 
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string name =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/spillway-test-XXXXXX";
+  if (mkdtemp(name.data()) != nullptr) path_ = std::move(name);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+}
+
 ServerProcess::ServerProcess(std::vector<std::string> args) {
+  if (scratch_.path().empty()) return;
+  log_path_ = scratch_.path() + "/server.log";
+  for (const std::string& a : args) {
+    for (const std::string_view flag : {"--data_dir=", "--data-dir="}) {
+      if (a.starts_with(flag)) data_dir_ = a.substr(flag.size());
+    }
+  }
+  if (data_dir_.empty()) {
+    // Inside the scratch directory, so that the log (which the server may not wipe) sits next
+    // to it and both go when this does.
+    data_dir_ = scratch_.path() + "/data";
+    if (mkdir(data_dir_.c_str(), 0700) != 0) return;
+    args.push_back("--data_dir=" + data_dir_);
+  }
+  const int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) return;
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return;
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    close(log_fd);
+    return;
+  }
   args.insert(args.begin(), SPILLWAY_BINARY);
   args.push_back("--port=0");
   args.push_back("--ready_fd=" + std::to_string(fds[1]));
   pid_ = fork();
   if (pid_ == 0) {
-    fcntl(fds[1], F_SETFD, 0);  // the ready fd survives exec
+    fcntl(fds[1], F_SETFD, 0);    // the ready fd survives exec
+    dup2(log_fd, STDERR_FILENO);  // and so does stderr, dup2 clearing close-on-exec
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     execv(argv[0], argv.data());
     _exit(127);
   }
+  close(log_fd);
   close(fds[1]);
   pollfd p{fds[0], POLLIN, 0};
   std::string line;
@@ -62,6 +106,13 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
   if (!line.empty() && line.back() == '\n') port_ = std::atoi(line.c_str());
 }
 
+std::string ServerProcess::Log() const {
+  std::ifstream in(log_path_, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
 int ServerProcess::Stop() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
@@ -70,14 +121,36 @@ int ServerProcess::Stop() {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
     pid_ = -1;
+    status_ = status;
+    expected_ = false;
     return -1;
   }
   pid_ = -1;
+  status_ = status;
+  if (status != 0) expected_ = false;
+  return status;
+}
+
+int ServerProcess::Kill() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  const pid_t reaped = waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (reaped < 0) return -1;
+  status_ = status;
   return status;
 }
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) Stop();
+  // The log lives in the scratch directory, which goes with this: show it while it can help.
+  if ((!expected_ || ::testing::Test::HasFailure()) && !log_path_.empty()) {
+    std::string log = Log();
+    if (log.size() > kLogTailBytes) log = "...\n" + log.substr(log.size() - kLogTailBytes);
+    std::cerr << "---- spillway log (port " << port_ << ", wait status " << status_ << ") ----\n"
+              << log << "---- end of spillway log ----\n";
+  }
 }
 
 bool UringUsable() {
@@ -156,6 +229,43 @@ bool Client::Closed() {
   if (!pending_.empty()) return false;
   char c;
   return recv(fd_, &c, 1, 0) == 0;
+}
+
+StatsMap Stats(Client& c) {
+  const std::string answer = c.Call("stats\r\n", "END\r\n");
+  StatsMap stats;
+  if (!answer.ends_with("END\r\n")) return stats;
+  std::istringstream lines(answer);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("STAT ")) continue;
+    if (line.ends_with('\r')) line.pop_back();
+    const size_t space = line.find(' ', 5);
+    if (space == std::string::npos) continue;
+    stats[line.substr(5, space - 5)] = line.substr(space + 1);
+  }
+  return stats;
+}
+
+std::optional<int64_t> StatNumber(const StatsMap& stats, const std::string& name) {
+  const auto it = stats.find(name);
+  if (it == stats.end() || it->second.empty()) return std::nullopt;
+  char* end = nullptr;
+  const long long value = std::strtoll(it->second.c_str(), &end, 10);
+  if (*end != '\0') return std::nullopt;
+  return value;
+}
+
+bool WaitForServerTime(Client& c, int64_t unix_seconds) {
+  const auto target = std::chrono::system_clock::from_time_t(unix_seconds);
+  if (target - std::chrono::system_clock::now() > std::chrono::minutes(1)) return false;
+  const auto deadline = target + std::chrono::milliseconds(kTimeoutMs);
+  for (;;) {
+    const std::optional<int64_t> now = StatNumber(Stats(c), "time");
+    if (!now) return false;
+    if (*now >= unix_seconds) return true;
+    if (std::chrono::system_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // only the polling interval
+  }
 }
 
 }  // namespace spillway::testing
