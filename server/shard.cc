@@ -26,7 +26,7 @@ storage::Options StoreOptions(const storage::Options& base, uint32_t index, uint
   storage::Options o = base;
   // Disjoint CAS sequences: shard i draws i+1, i+1+n, i+1+2n... After a warm restart they start
   // above every CAS on disk, so no new version repeats one a client may still hold.
-  const uint64_t above = tier != nullptr ? tier->max_cas() / shards + 1 : 0;
+  const uint64_t above = tier != nullptr && tier->max_cas() != 0 ? tier->max_cas() / shards + 1 : 0;
   o.cas_first = index + 1 + above * shards;
   o.cas_stride = shards;
   o.eviction_sink = tier;
@@ -69,7 +69,7 @@ Shard::Shard(Server* server, uint32_t index,
       store_(StoreOptions(store_options, index, server->options().threads, tier_.get())),
       now_(std::time(nullptr)),
       outbox_(server->options().threads) {
-  if (tier_) tier_->set_store(&store_);
+  if (tier_) tier_->set_store(&store_, now_);
   for (uint32_t i = 0; i < server->options().threads; ++i) {
     inbox_.push_back(std::make_unique<SpscRing<Message>>(kRingCapacity));
   }
