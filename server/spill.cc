@@ -57,7 +57,9 @@ SpillStats& SpillStats::operator+=(const SpillStats& o) {
   misses += o.misses;
   filter_skips += o.filter_skips;
   reads += o.reads;
+  inline_reads += o.inline_reads;
   dropped += o.dropped;
+  clean_evictions += o.clean_evictions;
   queue_depth += o.queue_depth;
   index_bytes += o.index_bytes;
   for (size_t i = 0; i < latency_log2.size(); ++i) latency_log2[i] += o.latency_log2[i];
@@ -97,6 +99,7 @@ SpillTier::SpillTier(Shard* shard, std::unique_ptr<storage::Disk> disk, uint64_t
     });
     next_seq_ = max_seq + 1;
   }
+  applied_seq_ = next_seq_ - 1;
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -109,12 +112,23 @@ SpillTier::~SpillTier() {
   if (thread_.joinable()) thread_.join();
 }
 
+void SpillTier::set_store(storage::Store* store, int64_t now) {
+  store_ = store;
+  storage::DiskOptions d;
+  d.limit_bytes = limit_bytes_;
+  // An empty store has the room: this cannot fail short of a budget smaller than a memtable.
+  if (store_->Charge(static_cast<int64_t>(storage::Disk::memory_bytes(d)), now)) {
+    fixed_bytes_ = storage::Disk::memory_bytes(d);
+  }
+  ChargeIndex();
+}
+
 bool SpillTier::MustWait(const protocol::Request& request, std::string_view key, uint64_t hash,
                          int64_t now) {
   if (!faults_.empty() && faults_.contains(hash)) return true;
   if (index_.size() == 0 || IsBlindWrite(request)) return false;
-  // Memory first: a key in memory is never also on disk (its index entry went when it was
-  // written or promoted), and a hit is far more common than a disk-only key.
+  // Memory first: a key in memory holds its newest version (if it also has an index entry, it
+  // was promoted and is unchanged since), and a hit is far more common than a disk-only key.
   if (store_->Contains(storage::Key(key, hash), now)) return false;
   if (index_.Find(hash) != 0) return true;
   ++stats_.filter_skips;
@@ -145,6 +159,12 @@ void SpillTier::Supersede(std::string_view key, uint64_t hash) {
 }
 
 void SpillTier::Evicted(const storage::ItemCopy& item) {
+  const uint64_t hash = storage::Key(item.key).hash;
+  // Promoted and unchanged since: the record it came from is still its newest version.
+  if (item.on_disk && index_.Find(hash) != 0) {
+    ++stats_.clean_evictions;
+    return;
+  }
   storage::SpillRecord r;
   r.seq = next_seq_++;
   r.cas = item.cas;
@@ -158,7 +178,7 @@ void SpillTier::Evicted(const storage::ItemCopy& item) {
   const size_t bytes = item.key.size() + scratch_.size();
   job_->write_bytes += bytes;
   backlog_bytes_ += bytes;
-  index_.Set(storage::Key(item.key).hash, r.seq);
+  index_.Set(hash, r.seq);
   ++stats_.spills;
   stats_.spill_bytes += bytes;
 }
@@ -182,13 +202,55 @@ void SpillTier::ChargeIndex() {
 
 void SpillTier::OnTurnEnd() {
   ChargeIndex();
+  if (!job_->keys.empty()) ReadInline();
   if (job_->writes.empty() && job_->keys.empty()) return;
+  job_->max_seq = next_seq_ - 1;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::exchange(job_, std::make_unique<Job>()));
     ++stats_.queue_depth;
   }
   cv_.notify_one();
+}
+
+void SpillTier::ReadInline() {
+  // Twice at most: the operations that ran may have started reads of their own.
+  for (int round = 0; round < 2 && !job_->keys.empty(); ++round) {
+    std::vector<std::string> keys;
+    std::vector<uint64_t> hashes;
+    std::vector<std::string> later;
+    std::vector<uint64_t> later_hashes;
+    for (size_t i = 0; i < job_->keys.size(); ++i) {
+      const uint64_t seq = index_.Find(job_->hashes[i]);
+      if (seq == 0) {
+        // Nothing on disk any more (flushed): a miss, with no read at all.
+        keys.push_back(std::move(job_->keys[i]));
+        hashes.push_back(job_->hashes[i]);
+      } else if (seq <= applied_seq_) {
+        keys.push_back(std::move(job_->keys[i]));
+        hashes.push_back(job_->hashes[i]);
+      } else {
+        later.push_back(std::move(job_->keys[i]));
+        later_hashes.push_back(job_->hashes[i]);
+      }
+    }
+    job_->keys = std::move(later);
+    job_->hashes = std::move(later_hashes);
+    if (keys.empty()) return;
+    std::vector<std::optional<std::string>> records;
+    std::vector<bool> blocked;
+    disk_->Read(keys, &records, &blocked);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (blocked[i]) {
+        job_->keys.push_back(std::move(keys[i]));
+        job_->hashes.push_back(hashes[i]);
+        continue;
+      }
+      ++stats_.reads;
+      ++stats_.inline_reads;
+      Complete(hashes[i], records[i]);
+    }
+  }
 }
 
 void SpillTier::Run() {
@@ -228,6 +290,7 @@ void SpillTier::OnWake() {
   for (auto& job : done) {
     --stats_.queue_depth;
     backlog_bytes_ -= std::min(backlog_bytes_, job->write_bytes);
+    applied_seq_ = std::max(applied_seq_, job->max_seq);
     if (job->keys.empty()) continue;
     stats_.reads += job->keys.size();
     const size_t bucket = std::min<size_t>(std::bit_width(job->read_micros), 31);
@@ -246,19 +309,24 @@ void SpillTier::Complete(uint64_t hash, const std::optional<std::string>& bytes)
   // Served only if it is the newest spill of the key, still wanted (no flush since) and live.
   const bool live = seq != 0 && bytes && storage::DecodeRecord(*bytes, &r) && r.seq == seq &&
                     (r.exptime == 0 || r.exptime > now);
+  bool promoted = false;
   if (live) {
     storage::WriteOptions promote;
     promote.new_cas = r.cas;
     promote.binary_key = r.binary_key;
-    const storage::WriteResult w = store_->Write(storage::Key(fault.key, hash), r.value,
-                                                 r.client_flags, r.exptime, now, promote);
-    if (w.status == storage::WriteStatus::kStored) ++stats_.promotions;
+    promote.on_disk = true;  // evicted unchanged, it need not be written again
+    promoted =
+        store_
+            ->Write(storage::Key(fault.key, hash), r.value, r.client_flags, r.exptime, now, promote)
+            .status == storage::WriteStatus::kStored;
+    stats_.promotions += promoted;
     ++stats_.hits;
   } else {
     ++stats_.misses;
   }
-  // In memory now, or dead: either way the copy on disk is done with.
-  Supersede(fault.key, hash);
+  // The record stays the key's newest version while the promoted copy is unchanged (a write
+  // supersedes it in AfterOp); a dead one, or one that could not be promoted, is done with.
+  if (!promoted) Supersede(fault.key, hash);
   for (Waiter& w : fault.waiters) shard_->RunLine(std::move(w.line), std::move(w.done));
 }
 
@@ -267,7 +335,9 @@ void SpillTier::OnTick() {
   // what the budget can hold, the oldest entries are given up.
   const uint64_t average = std::max(
       kMinRecordBytes, stats_.spills == 0 ? kMinRecordBytes : stats_.spill_bytes / stats_.spills);
-  const uint64_t most = 2 * limit_bytes_ / average + 1024;
+  // Twice what the budget holds at the average record size: records of other sizes skew it,
+  // and an entry kept too long costs only a disk read that misses.
+  const uint64_t most = 4 * limit_bytes_ / average + 4096;
   if (index_.size() > most && next_seq_ > most / 2) {
     // Dead on disk too, as if flushed, so that a restart's scan cannot bring one back after its
     // key was written or deleted (with no index entry, that left no delete on disk).
@@ -288,6 +358,7 @@ bool SpillTier::Persist(int64_t now, uint64_t* flushed_below) {
   bool ok = true;
   storage::DiskBatch batch;
   store_->ForEachLive(now, [&](const storage::ItemCopy& item) {
+    if (item.on_disk && index_.Find(storage::Key(item.key).hash) != 0) return;  // already there
     storage::SpillRecord r;
     r.seq = next_seq_++;
     r.cas = item.cas;

@@ -42,12 +42,14 @@ struct SpillStats {
   uint64_t spills = 0;
   uint64_t spill_bytes = 0;
   uint64_t promotions = 0;
-  uint64_t hits = 0;          // disk reads that found a servable record
-  uint64_t misses = 0;        // disk reads that did not (expired, gone, superseded)
-  uint64_t filter_skips = 0;  // memory misses the index answered without a disk read
-  uint64_t reads = 0;         // keys read from disk
-  uint64_t dropped = 0;       // index entries given up (the disk budget dropped their records)
-  uint64_t queue_depth = 0;   // batches waiting for the storage thread
+  uint64_t hits = 0;             // disk reads that found a servable record
+  uint64_t misses = 0;           // disk reads that did not (expired, gone, superseded)
+  uint64_t filter_skips = 0;     // memory misses the index answered without a disk read
+  uint64_t reads = 0;            // keys read from disk
+  uint64_t inline_reads = 0;     // of them, read on the shard's thread from the page cache
+  uint64_t dropped = 0;          // index entries given up (the disk budget dropped their records)
+  uint64_t clean_evictions = 0;  // promoted items evicted unchanged: their record still serves
+  uint64_t queue_depth = 0;      // batches waiting for the storage thread
   uint64_t index_bytes = 0;
   // Disk read latency (a batch's, in microseconds): counts per power of two.
   std::vector<uint64_t> latency_log2 = std::vector<uint64_t>(32, 0);
@@ -71,7 +73,9 @@ class SpillTier : public storage::EvictionSink {
   // The largest CAS among the records found at a warm start (0: none), so that the store's new
   // CAS values start above it.
   uint64_t max_cas() const { return max_cas_; }
-  void set_store(storage::Store* store) { store_ = store; }
+  // The shard's store, which the tier charges for its RAM: the index, and the database's
+  // memtables.
+  void set_store(storage::Store* store, int64_t now);
 
   // Before a key operation runs on this shard: true when it must wait (the key's disk read is
   // in flight, or the key is only on disk and the operation needs what it holds).
@@ -118,12 +122,16 @@ class SpillTier : public storage::EvictionSink {
     size_t write_bytes = 0;
     std::vector<std::string> keys;
     std::vector<uint64_t> hashes;
+    uint64_t max_seq = 0;  // every spill up to this one is in this job or an earlier one
     // Filled by the storage thread.
     std::vector<std::optional<std::string>> records;
     uint64_t read_micros = 0;
   };
 
   void Run();  // the storage thread
+  // Reads what it can of this turn's disk-only keys here, from the page cache, without waiting:
+  // the keys whose newest spill the storage thread has already written.
+  void ReadInline();
   void Complete(uint64_t hash, const std::optional<std::string>& record);
   void Supersede(std::string_view key, uint64_t hash);
   // Keeps the index's memory counted in the store's budget.
@@ -135,13 +143,15 @@ class SpillTier : public storage::EvictionSink {
   uint64_t limit_bytes_;
   storage::SpillIndex index_;
   uint64_t next_seq_ = 1;
+  uint64_t applied_seq_ = 0;  // every spill up to this one is in the database
   uint64_t flushed_below_ = 0;
   uint64_t max_cas_ = 0;
   std::unordered_map<uint64_t, Fault> faults_;
   std::unique_ptr<Job> job_;  // this turn's
   std::string scratch_;
   size_t backlog_bytes_ = 0;  // written to job_ or queued, not yet on disk
-  size_t charged_bytes_ = 0;
+  size_t charged_bytes_ = 0;  // of the index
+  size_t fixed_bytes_ = 0;    // the memtables
   SpillStats stats_;
 
   std::mutex mu_;

@@ -59,10 +59,12 @@ void Spill(Server& server, const std::vector<Snapshot>& shards, StatWriter* w) {
   w->Add("disk_spills", t.spills);
   w->Add("disk_spill_bytes", t.spill_bytes);
   w->Add("disk_promotions", t.promotions);
+  w->Add("disk_clean_evictions", t.clean_evictions);
   w->Add("disk_hits", t.hits);
   w->Add("disk_misses", t.misses);
   w->Add("disk_filter_skips", t.filter_skips);
   w->Add("disk_reads", t.reads);
+  w->Add("disk_inline_reads", t.inline_reads);
   w->Add("disk_read_p50_us", t.LatencyPercentile(0.5));
   w->Add("disk_read_p99_us", t.LatencyPercentile(0.99));
   w->Add("disk_queue_depth", t.queue_depth);

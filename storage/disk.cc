@@ -36,6 +36,10 @@ class DeadRecordFilter : public rocksdb::CompactionFilter {
   std::shared_ptr<std::atomic<uint64_t>> flushed_below_;
 };
 
+size_t MemtableBytes(const DiskOptions& o) {
+  return std::clamp<size_t>(o.limit_bytes / 64, 1 << 20, 4 << 20);
+}
+
 rocksdb::Options DatabaseOptions(const DiskOptions& o, const rocksdb::CompactionFilter* filter) {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -44,11 +48,17 @@ rocksdb::Options DatabaseOptions(const DiskOptions& o, const rocksdb::Compaction
   options.compaction_style = rocksdb::kCompactionStyleFIFO;
   options.compaction_options_fifo.max_table_files_size = o.limit_bytes;
   options.compaction_options_fifo.allow_compaction = true;
+  // A merged file goes whole when it is the oldest: keep them small, so that the budget is never
+  // undercut by more than an eighth (unbounded, merging had made one file of nearly everything).
+  options.max_compaction_bytes = std::max<uint64_t>(4 * MemtableBytes(o), o.limit_bytes / 8);
   options.compaction_filter = filter;
-  // The memtable is RAM outside the item budget: keep it small.
-  options.write_buffer_size = std::clamp<size_t>(o.limit_bytes / 16, 1 << 20, 16 << 20);
+  // The memtable is RAM outside the item budget (the server charges it to the store): small.
+  options.write_buffer_size = MemtableBytes(o);
   options.max_write_buffer_number = 2;
   options.compression = rocksdb::kNoCompression;
+  // A Bloom filter over the memtable's keys, so that most lookups skip its skiplist.
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.05;
   options.keep_log_file_num = 2;
   options.max_log_file_size = 1 << 20;
   options.max_background_jobs = 2;
@@ -56,7 +66,9 @@ rocksdb::Options DatabaseOptions(const DiskOptions& o, const rocksdb::Compaction
   // FIFO keeps every file in level 0, so a lookup asks each file: a Bloom filter per file makes
   // that one probe of memory per file.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.block_cache = rocksdb::NewLRUCache(8 << 20);
+  // No block cache: the spills are far larger than any cache RAM would allow, so the page cache
+  // serves the data blocks (and FIFO keeps every table open with its index and filter).
+  table.no_block_cache = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
@@ -92,10 +104,8 @@ std::unique_ptr<Disk> Disk::Open(const DiskOptions& o, std::string* error) {
   std::unique_ptr<Disk> disk(new Disk());
   disk->filter_ = std::make_unique<DeadRecordFilter>(disk->flushed_below_);
   rocksdb::Options options = DatabaseOptions(o, disk->filter_.get());
-  if (o.io_uring) {
-    disk->env_ = rocksdb::NewCompositeEnv(NewUringFileSystem());
-    options.env = disk->env_.get();
-  }
+  disk->env_ = rocksdb::NewCompositeEnv(NewUringFileSystem(o.io_uring));
+  options.env = disk->env_.get();
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, o.path, &db);
   if (!s.ok()) {
@@ -116,18 +126,26 @@ bool Disk::Write(DiskBatch batch) {
 }
 
 void Disk::Read(const std::vector<std::string>& keys,
-                std::vector<std::optional<std::string>>* records) {
+                std::vector<std::optional<std::string>>* records, std::vector<bool>* blocked) {
   const size_t n = keys.size();
   records->assign(n, std::nullopt);
+  if (blocked != nullptr) blocked->assign(n, false);
+  std::optional<NoWaitScope> no_wait;
+  if (blocked != nullptr) no_wait.emplace();
   if (n == 0) return;
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(n);
   std::vector<rocksdb::Status> statuses(n);
-  db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(), values.data(),
+  rocksdb::ReadOptions options;
+  // Records are checked by DecodeRecord and their seq; a block checksum per read costs more.
+  options.verify_checksums = false;
+  db_->MultiGet(options, db_->DefaultColumnFamily(), n, slices.data(), values.data(),
                 statuses.data());
   for (size_t i = 0; i < n; ++i) {
     if (statuses[i].ok()) {
       (*records)[i].emplace(values[i].data(), values[i].size());
+    } else if (blocked != nullptr && !statuses[i].IsNotFound()) {
+      (*blocked)[i] = true;  // not cached (Busy), or failed: the storage thread tries
     } else if (!statuses[i].IsNotFound()) {
       LOG_EVERY_N(ERROR, 1000) << "spill read failed: " << statuses[i].ToString();
     }
@@ -149,6 +167,10 @@ bool Disk::Flush() {
   const rocksdb::Status s = db_->Flush(rocksdb::FlushOptions());
   LOG_IF(ERROR, !s.ok()) << "spill flush failed: " << s.ToString();
   return s.ok();
+}
+
+size_t Disk::memory_bytes(const DiskOptions& options) {
+  return 2 * MemtableBytes(options);  // max_write_buffer_number
 }
 
 uint64_t Disk::bytes() const {

@@ -64,8 +64,12 @@ class Disk {
   // Applies a batch without a write-ahead log (a crash loses the memtable, and a crash wipes the
   // directory at the next start anyway). False on a disk error (logged).
   bool Write(DiskBatch batch);
-  // Looks the keys up together; (*records)[i] is keys[i]'s record, or empty.
-  void Read(const std::vector<std::string>& keys, std::vector<std::optional<std::string>>* records);
+  // Looks the keys up together; (*records)[i] is keys[i]'s record, or empty. With `blocked`,
+  // the call never waits for the device (NoWaitScope): (*blocked)[i] is true for the keys whose
+  // blocks were not in the page cache (or whose table was not open yet); read those again
+  // without it, from a thread that may wait.
+  void Read(const std::vector<std::string>& keys, std::vector<std::optional<std::string>>* records,
+            std::vector<bool>* blocked = nullptr);
   // Every record, in key order.
   void ForEach(const std::function<void(std::string_view key, std::string_view record)>& f);
   // Writes the memtable out to files. False on a disk error (logged).
@@ -75,6 +79,8 @@ class Disk {
   void SetFlushedBelow(uint64_t seq) { flushed_below_->store(seq, std::memory_order_relaxed); }
   // Bytes of the database's table files.
   uint64_t bytes() const;
+  // RAM the database may hold outside any budget (its memtables), for the caller to count.
+  static size_t memory_bytes(const DiskOptions& options);
 
  private:
   Disk();

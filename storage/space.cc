@@ -300,7 +300,8 @@ void Store::Impl::CleanVictim(size_t items, size_t bytes) {
                                                .client_flags = item.client_flags(),
                                                .exptime = h.exptime,
                                                .cas = CasOf(here, item),
-                                               .binary_key = (h.bits & kItemBinaryKey) != 0});
+                                               .binary_key = (h.bits & kItemBinaryKey) != 0,
+                                               .on_disk = (h.bits & kItemOnDisk) != 0});
     }
     if (from == Queue::kSmall) ghost_.Insert(hash);
     ++counters_.evictions;
@@ -380,7 +381,8 @@ void Store::Impl::ForEachLive(const std::function<void(const ItemCopy&)>& f) {
                  .client_flags = item.client_flags(),
                  .exptime = h.exptime,
                  .cas = CasOf(here, item),
-                 .binary_key = (h.bits & kItemBinaryKey) != 0});
+                 .binary_key = (h.bits & kItemBinaryKey) != 0,
+                 .on_disk = (h.bits & kItemOnDisk) != 0});
     }
   }
 }

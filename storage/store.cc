@@ -283,6 +283,8 @@ ReadResult Store::Impl::Read(const Key& key, const ReadOptions& options) {
     const uint8_t freq = index_.Freq(e->pos);
     if (freq < HashIndex::kMaxFreq) index_.SetFreq(e->pos, freq + 1);
   }
+  // A touch changes the item: the copy on disk no longer matches it.
+  if (h.exptime != item.exptime()) h.bits &= ~kItemOnDisk;
   // Only what changed is written: a hot item's reads then leave its memory clean.
   if (h.exptime != item.exptime()) item.set_exptime(h.exptime);
   if (h.atime != item.atime()) item.set_atime(h.atime);
@@ -336,7 +338,8 @@ WriteResult Store::Impl::Write(const Key& key, std::string_view value, uint32_t 
   n.exptime = Deadline(exptime);
   n.cas = options.new_cas;
   n.bits =
-      static_cast<uint8_t>((stale ? kItemStale : 0) | (options.binary_key ? kItemBinaryKey : 0));
+      static_cast<uint8_t>((stale ? kItemStale : 0) | (options.binary_key ? kItemBinaryKey : 0) |
+                           (options.on_disk ? kItemOnDisk : 0));
   ItemRef keep;  // pins the old value while the new version is written
   bool to_main = false;
   if (old) {

@@ -31,6 +31,7 @@ struct ItemCopy {
   int64_t exptime = 0;  // absolute Unix seconds; 0 = never
   uint64_t cas = 0;
   bool binary_key = false;
+  bool on_disk = false;  // written with WriteOptions::on_disk
 };
 
 // Told about every live item that eviction drops (not deleted, expired, flushed or invalidated
@@ -129,6 +130,9 @@ struct WriteOptions {
   bool invalidate = false;        // ms I: a compare_cas below the item's still stores, marked stale
   std::optional<int64_t> vivify;  // ms MA/MP with N: create on a miss with this exptime
   bool binary_key = false;        // meta b: remember to echo the key base64-encoded
+  // The spill tier's promotion: the same version is on disk (ItemCopy::on_disk when evicted,
+  // for as long as nothing changes the item in place).
+  bool on_disk = false;
 };
 
 enum class WriteStatus : uint8_t { kStored, kNotStored, kExists, kNotFound, kTooLarge, kNoMemory };

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <rocksdb/file_system.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@ namespace spillway::storage {
 namespace {
 
 constexpr unsigned kRingDepth = 64;
+
+thread_local int no_wait_depth = 0;
 
 // The calling thread's ring, made at its first use; null when io_uring is not usable.
 io_uring* ThreadRing() {
@@ -41,6 +44,27 @@ ssize_t ReadFully(int fd, char* to, size_t n, uint64_t offset) {
   return static_cast<ssize_t>(done);
 }
 
+// preadv2 with RWF_NOWAIT: the bytes if the page cache has all of them, else TryAgain.
+rocksdb::IOStatus ReadCached(int fd, char* to, size_t n, uint64_t offset, rocksdb::Slice* result) {
+  iovec iov{to, n};
+  ssize_t got;
+  do {
+    got = preadv2(fd, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0 && errno != EAGAIN) {
+    *result = rocksdb::Slice(to, 0);
+    return rocksdb::IOStatus::IOError("read", std::strerror(errno));
+  }
+  // A short read may be the end of the file, or a page not cached: RocksDB asks only for what
+  // the file holds, so treat it as not cached and let the storage thread read it.
+  if (got < 0 || static_cast<size_t>(got) < n) {
+    *result = rocksdb::Slice(to, 0);
+    return rocksdb::IOStatus::Busy("not in the page cache");
+  }
+  *result = rocksdb::Slice(to, n);
+  return rocksdb::IOStatus::OK();
+}
+
 rocksdb::IOStatus Finish(ssize_t got, char* scratch, rocksdb::Slice* result) {
   if (got < 0) {
     *result = rocksdb::Slice(scratch, 0);
@@ -52,8 +76,8 @@ rocksdb::IOStatus Finish(ssize_t got, char* scratch, rocksdb::Slice* result) {
 
 class UringFile : public rocksdb::FSRandomAccessFileOwnerWrapper {
  public:
-  UringFile(std::unique_ptr<rocksdb::FSRandomAccessFile> target, int fd)
-      : FSRandomAccessFileOwnerWrapper(std::move(target)), fd_(fd) {}
+  UringFile(std::unique_ptr<rocksdb::FSRandomAccessFile> target, int fd, bool io_uring)
+      : FSRandomAccessFileOwnerWrapper(std::move(target)), fd_(fd), io_uring_(io_uring) {}
   ~UringFile() override { close(fd_); }
 
   rocksdb::IOStatus Read(uint64_t offset, size_t n, const rocksdb::IOOptions& options,
@@ -83,7 +107,14 @@ class UringFile : public rocksdb::FSRandomAccessFileOwnerWrapper {
  private:
   // At most kRingDepth requests: all submitted with one call, then every completion reaped.
   rocksdb::IOStatus ReadBatch(rocksdb::FSReadRequest* reqs, size_t n) const {
-    io_uring* ring = ThreadRing();
+    if (no_wait_depth > 0) {
+      for (size_t i = 0; i < n; ++i) {
+        reqs[i].status =
+            ReadCached(fd_, reqs[i].scratch, reqs[i].len, reqs[i].offset, &reqs[i].result);
+      }
+      return rocksdb::IOStatus::OK();
+    }
+    io_uring* ring = io_uring_ ? ThreadRing() : nullptr;
     if (ring == nullptr) {
       for (size_t i = 0; i < n; ++i) {
         reqs[i].status = Finish(ReadFully(fd_, reqs[i].scratch, reqs[i].len, reqs[i].offset),
@@ -125,17 +156,21 @@ class UringFile : public rocksdb::FSRandomAccessFileOwnerWrapper {
   }
 
   int fd_;
+  bool io_uring_;
 };
 
 class UringFileSystem : public rocksdb::FileSystemWrapper {
  public:
-  UringFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  explicit UringFileSystem(bool io_uring)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), io_uring_(io_uring) {}
   const char* Name() const override { return "spillway.UringFileSystem"; }
 
   rocksdb::IOStatus NewRandomAccessFile(const std::string& name,
                                         const rocksdb::FileOptions& options,
                                         std::unique_ptr<rocksdb::FSRandomAccessFile>* result,
                                         rocksdb::IODebugContext* dbg) override {
+    // Opening a table reads its footer, index and filter: not on a thread that must not wait.
+    if (no_wait_depth > 0) return rocksdb::IOStatus::Busy("opening a table file");
     std::unique_ptr<rocksdb::FSRandomAccessFile> file;
     rocksdb::IOStatus s = target()->NewRandomAccessFile(name, options, &file, dbg);
     if (!s.ok() || options.use_direct_reads || options.use_mmap_reads) {
@@ -144,15 +179,22 @@ class UringFileSystem : public rocksdb::FileSystemWrapper {
     }
     const int fd = open(name.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return rocksdb::IOStatus::IOError("open " + name, std::strerror(errno));
-    *result = std::make_unique<UringFile>(std::move(file), fd);
+    *result = std::make_unique<UringFile>(std::move(file), fd, io_uring_);
     return s;
   }
+
+ private:
+  bool io_uring_;
 };
 
 }  // namespace
 
-std::shared_ptr<rocksdb::FileSystem> NewUringFileSystem() {
-  return std::make_shared<UringFileSystem>();
+std::shared_ptr<rocksdb::FileSystem> NewUringFileSystem(bool io_uring) {
+  return std::make_shared<UringFileSystem>(io_uring);
 }
+
+NoWaitScope::NoWaitScope() { ++no_wait_depth; }
+NoWaitScope::~NoWaitScope() { --no_wait_depth; }
+bool NoWaitScope::active() { return no_wait_depth > 0; }
 
 }  // namespace spillway::storage

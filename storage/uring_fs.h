@@ -15,7 +15,20 @@ class FileSystem;
 
 namespace spillway::storage {
 
-std::shared_ptr<rocksdb::FileSystem> NewUringFileSystem();
+// `io_uring` false: MultiRead and Read use pread.
+std::shared_ptr<rocksdb::FileSystem> NewUringFileSystem(bool io_uring);
+
+// While one lives on a thread, that thread's reads through this file system never wait for the
+// device: data not in the page cache fails the read (Busy) instead, and so does opening a
+// table file. A shard's thread reads this way, and hands what failed to its storage thread.
+class NoWaitScope {
+ public:
+  NoWaitScope();
+  ~NoWaitScope();
+  NoWaitScope(const NoWaitScope&) = delete;
+  NoWaitScope& operator=(const NoWaitScope&) = delete;
+  static bool active();
+};
 
 }  // namespace spillway::storage
 

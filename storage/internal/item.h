@@ -28,6 +28,7 @@ inline constexpr uint8_t kItemWon = 4;         // a client was handed the recach
 inline constexpr uint8_t kItemFetched = 8;     // read at least once since written (h)
 inline constexpr uint8_t kItemBinaryKey = 16;  // key arrived base64-encoded (meta b)
 inline constexpr uint8_t kItemHasCas = 32;     // an 8-byte CAS follows the header
+inline constexpr uint8_t kItemOnDisk = 64;     // promoted from the spill tier, unchanged since
 
 #pragma pack(push, 1)
 struct ItemHeader {
