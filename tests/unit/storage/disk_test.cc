@@ -2,8 +2,10 @@
 
 #include "storage/disk.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
@@ -183,6 +185,44 @@ TEST_P(DiskTest, BatchedReadsAcrossFilesReturnEveryRecord) {
     }
     EXPECT_FALSE(got.back().has_value());
   }
+}
+
+// Reads that must not wait: served from the page cache when it has the blocks, refused
+// ("blocked") when it does not, and then served by a read that may wait.
+TEST_P(DiskTest, ReadsThatMustNotWaitAreRefusedWhenTheBlocksAreNotCached) {
+  auto disk = Open();
+  DiskBatch batch;
+  for (int i = 0; i < 200; ++i)
+    batch.Put("key" + std::to_string(i), Record(i + 1, 0, std::string(3000, 'x')));
+  ASSERT_TRUE(disk->Write(std::move(batch)));
+  ASSERT_TRUE(disk->Flush());  // the table is written and synced: its pages are clean
+  std::vector<std::string> keys = {"key7", "key150", "absent"};
+  std::vector<std::optional<std::string>> got;
+  std::vector<bool> blocked;
+  disk->Read(keys, &got, &blocked);  // just written: cached
+  EXPECT_EQ(blocked, (std::vector<bool>{false, false, false}));
+  EXPECT_TRUE(got[0].has_value());
+  EXPECT_TRUE(got[1].has_value());
+  EXPECT_FALSE(got[2].has_value());
+  // Drop the table files from the page cache.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/db")) {
+    if (entry.path().extension() != ".sst") continue;
+    const int fd = open(entry.path().c_str(), O_RDONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    close(fd);
+  }
+  disk->Read(keys, &got, &blocked);
+  EXPECT_TRUE(blocked[0]);
+  EXPECT_TRUE(blocked[1]);
+  EXPECT_FALSE(got[0].has_value());
+  disk->Read(keys, &got);  // may wait
+  ASSERT_TRUE(got[0].has_value());
+  SpillRecord r;
+  ASSERT_TRUE(DecodeRecord(*got[0], &r));
+  EXPECT_EQ(r.seq, 8u);
+  EXPECT_TRUE(got[1].has_value());
+  EXPECT_FALSE(got[2].has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Reads, DiskTest, ::testing::Bool(),
