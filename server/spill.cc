@@ -114,6 +114,7 @@ SpillTier::~SpillTier() {
 
 void SpillTier::set_store(storage::Store* store, int64_t now) {
   store_ = store;
+  backlog_cap_ = std::clamp<size_t>(store_->stats().limit_bytes / 16, 1 << 20, 32 << 20);
   storage::DiskOptions d;
   d.limit_bytes = limit_bytes_;
   // An empty store has the room: this cannot fail short of a budget smaller than a memtable.

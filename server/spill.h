@@ -93,7 +93,7 @@ class SpillTier : public storage::EvictionSink {
   void OnTick();
   // Spills queued for the disk, in bytes, are past the cap: connections stop reading until the
   // storage thread catches up.
-  bool backlogged() const { return backlog_bytes_ > kBacklogCap; }
+  bool backlogged() const { return backlog_bytes_ > backlog_cap_; }
 
   // Clean shutdown, the loop stopped: waits for the storage thread, writes every live item of
   // the memory tier to disk and flushes. The seq below which records are flushed is returned in
@@ -107,7 +107,9 @@ class SpillTier : public storage::EvictionSink {
   void Flushed() override;
 
  private:
-  static constexpr size_t kBacklogCap = 32 << 20;
+  // A sixteenth of the store's budget, between 1 and 32 MiB: RAM outside the budget, held until
+  // the storage thread has written it.
+  size_t backlog_cap_ = 1 << 20;
   struct Waiter {
     std::string line;
     Done done;
