@@ -95,6 +95,9 @@ bool Connection::OverCap() const {
 }
 
 void Connection::MaybeResume() {
+  // Held back only by the disk: the shard resumes it once the spills are written (this may be
+  // the last event of the connection's own to wake it).
+  if (paused_ && shard_->spill_backlogged()) shard_->NoteSpillPause();
   if (!paused_ || closed_ || OverCap() ||
       out_.size() + queued_bytes_ > shard_->server().options().output_cap_bytes / 2) {
     return;
@@ -107,17 +110,10 @@ void Connection::MaybeResume() {
 void Connection::Process() {
   size_t prefetched = in_start_;  // the reads before this offset of in_ were hinted to the store
   while (!close_after_ && !closed_) {
-    if (pending_get_ && !ContinueRetrieval()) {
-      if (!paused_) shard_->loop().PauseReceive(id_);
-      paused_ = true;
-      break;
-    }
-    if (OverCap()) {
-      // The client is not reading its answers (or the disk is behind with spills): stop reading
-      // its requests until it does.
-      if (!paused_) shard_->loop().PauseReceive(id_);
-      paused_ = true;
-      if (shard_->spill_backlogged()) shard_->NoteSpillPause();
+    // The client is not reading its answers (or the disk is behind with spills): stop reading
+    // its requests until it does.
+    if ((pending_get_ && !ContinueRetrieval()) || OverCap()) {
+      Pause();
       break;
     }
     const std::string_view input(in_.data() + in_start_, in_.size() - in_start_);
@@ -154,6 +150,14 @@ void Connection::Process() {
     in_start_ = 0;
   }
   Flush();
+}
+
+void Connection::Pause() {
+  if (!paused_) shard_->loop().PauseReceive(id_);
+  paused_ = true;
+  // Nothing of this connection's may be left to wake it: the shard resumes it when the disk
+  // has caught up.
+  if (shard_->spill_backlogged()) shard_->NoteSpillPause();
 }
 
 Connection::Slot& Connection::NewSlot() {
@@ -283,8 +287,8 @@ void Connection::KeyOp(const Request& request, std::string_view key, std::string
     std::string line(raw);
     if (line.empty()) AppendRetrievalLine(request, key, &line);
     shard_->tier()->Wait(key, hash, std::move(line),
-                         [shard = shard_, conn = id_, id = slot.id](std::string answer) {
-                           shard->AnswerConnection(conn, id, answer);
+                         [shard = shard_, conn = id_, id = slot.id](Reply&& answer) {
+                           shard->AnswerConnection(conn, id, std::move(answer));
                          });
     return;
   }
@@ -349,6 +353,17 @@ void Connection::AnswerBatch(const std::vector<uint64_t>& slots, std::string_vie
 
 void Connection::Answer(uint64_t slot_id, std::string_view bytes) {
   AddToSlot(slot_id, bytes);
+  Flush();
+  MaybeResume();
+}
+
+void Connection::Answer(uint64_t slot_id, Reply&& answer) {
+  if (!slots_.empty() && slot_id >= slots_.front().id) {
+    Slot& slot = slots_[slot_id - slots_.front().id];
+    Count(slot, answer.size());
+    slot.reply.Splice(std::move(answer));
+  }
+  AddToSlot(slot_id, {});
   Flush();
   MaybeResume();
 }

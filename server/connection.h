@@ -41,6 +41,8 @@ class Connection {
   void OnSent(int64_t bytes);
   // A part of slot `slot` came back from another shard.
   void Answer(uint64_t slot, std::string_view bytes);
+  // The same for an answer made on this shard (it may pin items: they go out without a copy).
+  void Answer(uint64_t slot, Reply&& answer);
   // The answers to a batch of key operations, one framed answer per slot, in `slots` order.
   void AnswerBatch(const std::vector<uint64_t>& slots, std::string_view framed);
   // Closes now, dropping whatever was pending (peer gone, idle, shutting down).
@@ -102,6 +104,7 @@ class Connection {
   static constexpr size_t kMaxSlots = 64 * 1024;
   static constexpr size_t kMaxRemotePending = 64;
   bool OverCap() const;
+  void Pause();
   void Count(Slot& slot, size_t bytes) {
     slot.counted += bytes;
     queued_bytes_ += bytes;
