@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
   // Two malloc arenas, not eight per CPU: the shard threads allocate little (their items live in
   // segments), and every arena keeps freed memory of its own resident.
   mallopt(M_ARENA_MAX, 2);
+  // Large blocks (the spill index's table, RocksDB's memtable arenas) always get their own
+  // mapping and go back to the kernel when freed. (By default glibc raises the threshold after
+  // the first such free, and freed tables stayed resident in the heap: 20 MiB of RSS over the
+  // budget at 500k keys on disk.)
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
   DashesToUnderscores(argc, argv);
   gflags::SetVersionString(SPILLWAY_VERSION);
   gflags::SetUsageMessage("spillway: a memcached-compatible cache server");

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <utility>
 
+#include "protocol/encoder.h"
 #include "protocol/request_parser.h"
 #include "server/connection.h"
 #include "server/execute.h"
@@ -194,9 +195,9 @@ void Shard::Deliver(std::unique_ptr<Message> message) {
   }
 }
 
-void Shard::AnswerConnection(ConnId conn, uint64_t slot, std::string_view bytes) {
+void Shard::AnswerConnection(ConnId conn, uint64_t slot, Reply&& answer) {
   auto it = connections_.find(conn);
-  if (it != connections_.end()) it->second->Answer(slot, bytes);
+  if (it != connections_.end()) it->second->Answer(slot, std::move(answer));
 }
 
 void Shard::Execute(const protocol::Request& request, std::string_view key, uint64_t hash,
@@ -210,7 +211,7 @@ void Shard::RunLine(std::string line, SpillTier::Done done) {
   protocol::RequestParser parser(server_->parser_options());
   const protocol::ParseResult r = parser.Parse(line);
   if (r.status != protocol::ParseStatus::kRequest) {  // re-parsing what parsed once cannot fail
-    done(std::string());
+    done(Reply(/*pin=*/false));
     return;
   }
   const std::string_view key = r.request.key;
@@ -220,9 +221,30 @@ void Shard::RunLine(std::string line, SpillTier::Done done) {
     tier_->Wait(owned_key, hash, std::move(line), std::move(done));
     return;
   }
+  // Copied, not pinned: a multi-get's answers wait for one another, and pins held meanwhile
+  // would keep the store from promoting the next item (large values pin whole segments).
   Reply reply(/*pin=*/false);
   Execute(r.request, key, hash, &reply);
-  done(reply.Flatten());
+  done(std::move(reply));
+}
+
+bool Shard::AnswerFromRecord(std::string_view line, const storage::SpillRecord& record,
+                             const SpillTier::Done& done) {
+  protocol::RequestParser parser(server_->parser_options());
+  const protocol::ParseResult r = parser.Parse(line);
+  if (r.status != protocol::ParseStatus::kRequest) return false;
+  const protocol::Command command = r.request.command;
+  if (command != protocol::Command::kGet && command != protocol::Command::kGets) return false;
+  ++counters_.cmd_get;
+  ++counters_.get_hits;
+  Reply reply(/*pin=*/false);
+  protocol::AppendValueHeader(r.request.key, record.client_flags, record.value.size(),
+                              command == protocol::Command::kGets ? &record.cas : nullptr,
+                              reply.text());
+  reply.Append(record.value);
+  reply.Append("\r\n");
+  done(std::move(reply));
+  return true;
 }
 
 void Shard::RunLines(std::unique_ptr<Message> message) {
@@ -262,8 +284,8 @@ void Shard::RunLines(std::unique_ptr<Message> message) {
       lines->late.emplace_back();
       ++lines->waiting;
       tier_->Wait(key, hash, std::string(rest.substr(0, r.consumed)),
-                  [lines, hole, finish](std::string answer) {
-                    lines->late[hole] = std::move(answer);
+                  [lines, hole, finish](Reply&& answer) {
+                    answer.AppendTo(&lines->late[hole]);
                     if (--lines->waiting == 0 && lines->issued) finish(*lines);
                   });
     } else {

@@ -22,6 +22,7 @@
 #include "server/spill.h"
 #include "server/spsc.h"
 #include "storage/disk.h"
+#include "storage/spill_record.h"
 #include "storage/store.h"
 
 namespace spillway::server {
@@ -76,8 +77,12 @@ class Shard : public LoopHandler {
   void Execute(const protocol::Request& request, std::string_view key, uint64_t hash, Reply* out);
   // ...and running one given as its request bytes, waiting if need be: `done` gets the answer.
   void RunLine(std::string line, SpillTier::Done done);
+  // A get or gets (one key, as its request bytes) answered straight from a disk record; false
+  // for any other command.
+  bool AnswerFromRecord(std::string_view line, const storage::SpillRecord& record,
+                        const SpillTier::Done& done);
   // Gives a connection of this shard a part of a slot's answer (dropped if it has gone).
-  void AnswerConnection(ConnId conn, uint64_t slot, std::string_view bytes);
+  void AnswerConnection(ConnId conn, uint64_t slot, Reply&& answer);
   // A connection stopped reading because spills are backlogged: resume it once they are not.
   void NoteSpillPause() { spill_paused_ = true; }
   bool spill_backlogged() const { return tier_ != nullptr && tier_->backlogged(); }

@@ -60,7 +60,9 @@ SpillStats& SpillStats::operator+=(const SpillStats& o) {
   inline_reads += o.inline_reads;
   dropped += o.dropped;
   clean_evictions += o.clean_evictions;
+  unpromoted += o.unpromoted;
   queue_depth += o.queue_depth;
+  waiting += o.waiting;
   index_bytes += o.index_bytes;
   for (size_t i = 0; i < latency_log2.size(); ++i) latency_log2[i] += o.latency_log2[i];
   return *this;
@@ -322,12 +324,24 @@ void SpillTier::Complete(uint64_t hash, const std::optional<std::string>& bytes)
             .status == storage::WriteStatus::kStored;
     stats_.promotions += promoted;
     ++stats_.hits;
+    if (!promoted) {
+      // No room in memory (every segment pinned by answers not yet sent, which may themselves
+      // wait for this one): gets are answered from the record, which stays on disk, and the
+      // other operations run against memory.
+      ++stats_.unpromoted;
+      for (Waiter& w : fault.waiters) {
+        if (!shard_->AnswerFromRecord(w.line, r, w.done)) {
+          shard_->RunLine(std::move(w.line), std::move(w.done));
+        }
+      }
+      return;
+    }
   } else {
     ++stats_.misses;
   }
   // The record stays the key's newest version while the promoted copy is unchanged (a write
-  // supersedes it in AfterOp); a dead one, or one that could not be promoted, is done with.
-  if (!promoted) Supersede(fault.key, hash);
+  // supersedes it in AfterOp); a dead one is done with.
+  if (!live) Supersede(fault.key, hash);
   for (Waiter& w : fault.waiters) shard_->RunLine(std::move(w.line), std::move(w.done));
 }
 
@@ -381,6 +395,7 @@ bool SpillTier::Persist(int64_t now, uint64_t* flushed_below) {
 SpillStats SpillTier::stats() const {
   SpillStats s = stats_;
   s.items = index_.size();
+  s.waiting = faults_.size();
   s.bytes = disk_->bytes();
   s.index_bytes = index_.bytes();
   return s;

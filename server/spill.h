@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "protocol/request.h"
+#include "server/reply.h"
 #include "storage/disk.h"
 #include "storage/spill_index.h"
 #include "storage/store.h"
@@ -49,7 +50,9 @@ struct SpillStats {
   uint64_t inline_reads = 0;     // of them, read on the shard's thread from the page cache
   uint64_t dropped = 0;          // index entries given up (the disk budget dropped their records)
   uint64_t clean_evictions = 0;  // promoted items evicted unchanged: their record still serves
+  uint64_t unpromoted = 0;       // disk hits memory had no room for (served from the record)
   uint64_t queue_depth = 0;      // batches waiting for the storage thread
+  uint64_t waiting = 0;          // keys whose disk read is in flight
   uint64_t index_bytes = 0;
   // Disk read latency (a batch's, in microseconds): counts per power of two.
   std::vector<uint64_t> latency_log2 = std::vector<uint64_t>(32, 0);
@@ -61,8 +64,8 @@ struct SpillStats {
 
 class SpillTier : public storage::EvictionSink {
  public:
-  // Answers an operation that waited: its bytes, on the shard's thread.
-  using Done = std::function<void(std::string)>;
+  // Answers an operation that waited, on the shard's thread.
+  using Done = std::function<void(Reply&&)>;
 
   // `disk` is the shard's open database. Warm (a clean shutdown left it): its records are
   // indexed again, except those below `flushed_below` (flush_all) or expired.

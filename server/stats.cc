@@ -60,6 +60,7 @@ void Spill(Server& server, const std::vector<Snapshot>& shards, StatWriter* w) {
   w->Add("disk_spill_bytes", t.spill_bytes);
   w->Add("disk_promotions", t.promotions);
   w->Add("disk_clean_evictions", t.clean_evictions);
+  w->Add("disk_unpromoted", t.unpromoted);
   w->Add("disk_hits", t.hits);
   w->Add("disk_misses", t.misses);
   w->Add("disk_filter_skips", t.filter_skips);
@@ -68,6 +69,7 @@ void Spill(Server& server, const std::vector<Snapshot>& shards, StatWriter* w) {
   w->Add("disk_read_p50_us", t.LatencyPercentile(0.5));
   w->Add("disk_read_p99_us", t.LatencyPercentile(0.99));
   w->Add("disk_queue_depth", t.queue_depth);
+  w->Add("disk_waiting_keys", t.waiting);
   w->Add("disk_dropped", t.dropped);
   w->Add("warm_restart", uint64_t{server.warm_restart() ? 1u : 0u});
 }
