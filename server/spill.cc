@@ -168,6 +168,17 @@ void SpillTier::Evicted(const storage::ItemCopy& item) {
     ++stats_.clean_evictions;
     return;
   }
+  const uint64_t seq = Encode(item);
+  job_->writes.Put(item.key, scratch_);
+  const size_t bytes = item.key.size() + scratch_.size();
+  job_->write_bytes += bytes;
+  backlog_bytes_ += bytes;
+  index_.Set(hash, seq);
+  ++stats_.spills;
+  stats_.spill_bytes += bytes;
+}
+
+uint64_t SpillTier::Encode(const storage::ItemCopy& item) {
   storage::SpillRecord r;
   r.seq = next_seq_++;
   r.cas = item.cas;
@@ -177,13 +188,7 @@ void SpillTier::Evicted(const storage::ItemCopy& item) {
   r.value = item.value;
   scratch_.clear();
   storage::EncodeRecord(r, &scratch_);
-  job_->writes.Put(item.key, scratch_);
-  const size_t bytes = item.key.size() + scratch_.size();
-  job_->write_bytes += bytes;
-  backlog_bytes_ += bytes;
-  index_.Set(hash, r.seq);
-  ++stats_.spills;
-  stats_.spill_bytes += bytes;
+  return r.seq;
 }
 
 void SpillTier::Flushed() {
@@ -374,15 +379,7 @@ bool SpillTier::Persist(int64_t now, uint64_t* flushed_below) {
   storage::DiskBatch batch;
   store_->ForEachLive(now, [&](const storage::ItemCopy& item) {
     if (item.on_disk && index_.Find(storage::Key(item.key).hash) != 0) return;  // already there
-    storage::SpillRecord r;
-    r.seq = next_seq_++;
-    r.cas = item.cas;
-    r.exptime = static_cast<uint32_t>(item.exptime);
-    r.client_flags = item.client_flags;
-    r.binary_key = item.binary_key;
-    r.value = item.value;
-    scratch_.clear();
-    storage::EncodeRecord(r, &scratch_);
+    Encode(item);
     batch.Put(item.key, scratch_);
     if (batch.bytes() >= kPersistBatchBytes) ok &= disk_->Write(std::exchange(batch, {}));
   });

@@ -139,6 +139,8 @@ class SpillTier : public storage::EvictionSink {
   void ReadInline();
   void Complete(uint64_t hash, const std::optional<std::string>& record);
   void Supersede(std::string_view key, uint64_t hash);
+  // The item as a record with the next seq, into scratch_; returns the seq.
+  uint64_t Encode(const storage::ItemCopy& item);
   // Keeps the index's memory counted in the store's budget.
   void ChargeIndex();
 

@@ -295,13 +295,7 @@ void Store::Impl::CleanVictim(size_t items, size_t bytes) {
     }
     // An invalidated item (md I) would come back without its mark: it is dropped instead.
     if (options_.eviction_sink != nullptr && (h.bits & kItemStale) == 0) {
-      options_.eviction_sink->Evicted(ItemCopy{.key = item.key(),
-                                               .value = item.value(),
-                                               .client_flags = item.client_flags(),
-                                               .exptime = h.exptime,
-                                               .cas = CasOf(here, item),
-                                               .binary_key = (h.bits & kItemBinaryKey) != 0,
-                                               .on_disk = (h.bits & kItemOnDisk) != 0});
+      options_.eviction_sink->Evicted(CopyOf(here, item));
     }
     if (from == Queue::kSmall) ghost_.Insert(hash);
     ++counters_.evictions;
@@ -352,6 +346,17 @@ void Store::Impl::ApplyFlush() {
   if (options_.eviction_sink != nullptr) options_.eviction_sink->Flushed();
 }
 
+ItemCopy Store::Impl::CopyOf(Location at, ItemView item) const {
+  const uint8_t bits = item.bits();
+  return ItemCopy{.key = item.key(),
+                  .value = item.value(),
+                  .client_flags = item.client_flags(),
+                  .exptime = item.exptime(),
+                  .cas = CasOf(at, item),
+                  .binary_key = (bits & kItemBinaryKey) != 0,
+                  .on_disk = (bits & kItemOnDisk) != 0};
+}
+
 bool Store::Impl::Charge(int64_t bytes) {
   if (bytes < 0) {
     charged_bytes_ -= std::min<uint64_t>(charged_bytes_, static_cast<uint64_t>(-bytes));
@@ -376,13 +381,7 @@ void Store::Impl::ForEachLive(const std::function<void(const ItemCopy&)>& f) {
       if (index_.Find(hash, [&](Location at) { return at == here; }) == Index::kNotFound) {
         continue;  // superseded
       }
-      f(ItemCopy{.key = item.key(),
-                 .value = item.value(),
-                 .client_flags = item.client_flags(),
-                 .exptime = h.exptime,
-                 .cas = CasOf(here, item),
-                 .binary_key = (h.bits & kItemBinaryKey) != 0,
-                 .on_disk = (h.bits & kItemOnDisk) != 0});
+      f(CopyOf(here, item));
     }
   }
 }

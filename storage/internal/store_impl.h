@@ -80,6 +80,8 @@ class Store::Impl {
   bool Expired(const ItemHeader& h) const { return h.exptime != 0 && h.exptime <= now_; }
   // The CAS of the item at `at`: stored in the item, or derived from its location.
   uint64_t CasOf(Location at, ItemView item) const;
+  // What the eviction sink and ForEachLive are handed.
+  ItemCopy CopyOf(Location at, ItemView item) const;
   ItemRef Pin(Location at);
   ItemView ItemAt(Location at) { return ItemView(segments_[at.segment].memory.data() + at.offset); }
 
