@@ -35,7 +35,8 @@ storage::Options StoreOptions(const storage::Options& base, uint32_t index, uint
 }
 
 // Answers of a message's key operations, some of which wait for the spill tier: the answers
-// that were ready went into `answer`; each waiting one goes at its hole, in order.
+// that were ready went into `answer`; each waiting one goes at its hole, in order, and the
+// message goes back once every one is in (and all lines were issued).
 struct LateLines {
   std::unique_ptr<Message> message;
   std::string answer;
@@ -249,25 +250,22 @@ bool Shard::AnswerFromRecord(std::string_view line, const storage::SpillRecord& 
 
 void Shard::RunLines(std::unique_ptr<Message> message) {
   // One answer per line, in order; framed (a 4-byte length first) when they go to a batch's
-  // slots. Lines that wait for the spill tier leave a hole that FinishLines fills.
+  // slots. A line that waits for the spill tier leaves a hole, filled once its answer is in;
+  // only then is a LateLines made (most messages have none).
   const bool framed = !message->slots.empty();
-  auto lines = std::make_shared<LateLines>();
   const std::string text = std::exchange(message->lines, {});
-  lines->message = std::move(message);
+  std::string answer;
+  std::shared_ptr<LateLines> late;
   auto finish = [this](LateLines& l) {
-    std::string answer;
-    if (l.holes.empty()) {
-      answer = std::move(l.answer);
-    } else {
-      size_t from = 0;
-      for (size_t i = 0; i < l.holes.size(); ++i) {
-        answer.append(l.answer, from, l.holes[i] - from);
-        AppendFramed(l.late[i], !l.message->slots.empty(), &answer);
-        from = l.holes[i];
-      }
-      answer.append(l.answer, from);
+    std::string whole;
+    size_t from = 0;
+    for (size_t i = 0; i < l.holes.size(); ++i) {
+      whole.append(l.answer, from, l.holes[i] - from);
+      AppendFramed(l.late[i], !l.message->slots.empty(), &whole);
+      from = l.holes[i];
     }
-    l.message->answer = std::move(answer);
+    whole.append(l.answer, from);
+    l.message->answer = std::move(whole);
     const uint32_t origin = l.message->origin;
     Send(origin, std::move(l.message));
   };
@@ -279,33 +277,42 @@ void Shard::RunLines(std::unique_ptr<Message> message) {
     const std::string_view key = r.request.key;
     const uint64_t hash = storage::Key(key).hash;
     if (MustWait(r.request, key, hash)) {
-      const size_t hole = lines->late.size();
-      lines->holes.push_back(lines->answer.size());
-      lines->late.emplace_back();
-      ++lines->waiting;
+      if (!late) late = std::make_shared<LateLines>();
+      const size_t hole = late->late.size();
+      late->holes.push_back(answer.size());
+      late->late.emplace_back();
+      ++late->waiting;
       tier_->Wait(key, hash, std::string(rest.substr(0, r.consumed)),
-                  [lines, hole, finish](Reply&& answer) {
-                    answer.AppendTo(&lines->late[hole]);
-                    if (--lines->waiting == 0 && lines->issued) finish(*lines);
+                  [late, hole, finish](Reply&& done) {
+                    done.AppendTo(&late->late[hole]);
+                    if (--late->waiting == 0 && late->issued) finish(*late);
                   });
     } else {
       Reply reply(/*pin=*/false);
       Execute(r.request, key, hash, &reply);
       if (framed) {
         // The frame's length goes in front once the answer is in (one copy of a value).
-        const size_t at = lines->answer.size();
-        lines->answer.append(sizeof(uint32_t), '\0');
-        reply.AppendTo(&lines->answer);
-        const auto length = static_cast<uint32_t>(lines->answer.size() - at - sizeof(uint32_t));
-        std::memcpy(lines->answer.data() + at, &length, sizeof length);
+        const size_t at = answer.size();
+        answer.append(sizeof(uint32_t), '\0');
+        reply.AppendTo(&answer);
+        const auto length = static_cast<uint32_t>(answer.size() - at - sizeof(uint32_t));
+        std::memcpy(answer.data() + at, &length, sizeof length);
       } else {
-        reply.AppendTo(&lines->answer);
+        reply.AppendTo(&answer);
       }
     }
     rest.remove_prefix(r.consumed);
   }
-  lines->issued = true;
-  if (lines->waiting == 0) finish(*lines);
+  if (!late) {
+    message->answer = std::move(answer);
+    const uint32_t origin = message->origin;
+    Send(origin, std::move(message));
+    return;
+  }
+  late->answer = std::move(answer);
+  late->message = std::move(message);
+  late->issued = true;
+  if (late->waiting == 0) finish(*late);
 }
 
 void Shard::OnAccept(ConnId conn) {
