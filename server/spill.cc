@@ -120,9 +120,7 @@ void SpillTier::set_store(storage::Store* store, int64_t now) {
   storage::DiskOptions d;
   d.limit_bytes = limit_bytes_;
   // An empty store has the room: this cannot fail short of a budget smaller than a memtable.
-  if (store_->Charge(static_cast<int64_t>(storage::Disk::memory_bytes(d)), now)) {
-    fixed_bytes_ = storage::Disk::memory_bytes(d);
-  }
+  store_->Charge(static_cast<int64_t>(storage::Disk::memory_bytes(d)), now);
   ChargeIndex();
 }
 
@@ -228,12 +226,11 @@ void SpillTier::ReadInline() {
     std::vector<uint64_t> hashes;
     std::vector<std::string> later;
     std::vector<uint64_t> later_hashes;
+    std::vector<uint64_t> gone;
     for (size_t i = 0; i < job_->keys.size(); ++i) {
       const uint64_t seq = index_.Find(job_->hashes[i]);
       if (seq == 0) {
-        // Nothing on disk any more (flushed): a miss, with no read at all.
-        keys.push_back(std::move(job_->keys[i]));
-        hashes.push_back(job_->hashes[i]);
+        gone.push_back(job_->hashes[i]);  // nothing on disk any more (flushed): no read at all
       } else if (seq <= applied_seq_) {
         keys.push_back(std::move(job_->keys[i]));
         hashes.push_back(job_->hashes[i]);
@@ -244,6 +241,7 @@ void SpillTier::ReadInline() {
     }
     job_->keys = std::move(later);
     job_->hashes = std::move(later_hashes);
+    for (uint64_t hash : gone) Complete(hash, std::nullopt);
     if (keys.empty()) return;
     std::vector<std::optional<std::string>> records;
     std::vector<bool> blocked;

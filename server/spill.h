@@ -158,7 +158,6 @@ class SpillTier : public storage::EvictionSink {
   std::string scratch_;
   size_t backlog_bytes_ = 0;  // written to job_ or queued, not yet on disk
   size_t charged_bytes_ = 0;  // of the index
-  size_t fixed_bytes_ = 0;    // the memtables
   SpillStats stats_;
 
   std::mutex mu_;
