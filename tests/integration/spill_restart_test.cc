@@ -44,20 +44,33 @@ struct RestartData {
   return ::testing::AssertionSuccess();
 }
 
+// A first server writes the data (some of it spilled), then stops: SIGTERM, or kill -9 (crash).
+::testing::AssertionResult WriteThenStop(const std::vector<std::string>& args, size_t bytes,
+                                         std::mt19937_64& rng, RestartData* data, bool crash) {
+  ServerProcess first(args);
+  if (first.port() <= 0) return ::testing::AssertionFailure() << "the server did not start";
+  Client c(first.port());
+  if (auto written = WriteRestartData(c, bytes, rng, data); !written) return written;
+  if (Stat(c, "disk_spills") <= 0) return ::testing::AssertionFailure() << DiskStats(c);
+  if (crash) {
+    const int status = first.Kill();
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+      return ::testing::AssertionFailure() << "kill -9 gave wait status " << status;
+    }
+  } else if (const int status = first.Stop(); status != 0) {
+    return ::testing::AssertionFailure() << "SIGTERM gave wait status " << status << "\n"
+                                         << first.Log();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TEST_P(SpillTest, CleanRestartKeepsEveryItem) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   const std::vector<std::string> args = Args(memory_mib(), {"--data_dir=" + dir.path()});
   std::mt19937_64 rng(Seed());
   RestartData data;
-  {
-    ServerProcess first(args);
-    ASSERT_GT(first.port(), 0);
-    Client c(first.port());
-    ASSERT_TRUE(WriteRestartData(c, 2 * memory_mib() * kMiB, rng, &data));
-    ASSERT_GT(Stat(c, "disk_spills"), 0) << DiskStats(c);
-    EXPECT_EQ(first.Stop(), 0) << first.Log();
-  }
+  ASSERT_TRUE(WriteThenStop(args, 2 * memory_mib() * kMiB, rng, &data, /*crash=*/false));
   ServerProcess second(args);
   ASSERT_GT(second.port(), 0);
   Client c(second.port());
@@ -100,15 +113,7 @@ TEST_P(SpillTest, RestartAfterACrashStartsCold) {
   const std::vector<std::string> args = Args(memory_mib(), {"--data_dir=" + dir.path()});
   std::mt19937_64 rng(Seed());
   RestartData data;
-  {
-    ServerProcess first(args);
-    ASSERT_GT(first.port(), 0);
-    Client c(first.port());
-    ASSERT_TRUE(WriteRestartData(c, 2 * memory_mib() * kMiB, rng, &data));
-    ASSERT_GT(Stat(c, "disk_spills"), 0) << DiskStats(c);
-    const int status = first.Kill();
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
-  }
+  ASSERT_TRUE(WriteThenStop(args, 2 * memory_mib() * kMiB, rng, &data, /*crash=*/true));
   ServerProcess second(args);
   ASSERT_GT(second.port(), 0);
   Client c(second.port());
