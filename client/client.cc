@@ -220,12 +220,19 @@ Status Client::Impl::GetMulti(std::span<const std::string> keys, std::vector<Ite
                               Retrieval how, int64_t exptime) {
   // Group the keys by server, each once: duplicates would only come back twice.
   std::vector<std::vector<std::string_view>> by_server(pools.size());
+  Status first;
+  auto note = [&](const Status& s) {
+    if (first.ok() && !s.ok()) first = s;
+  };
   for (const std::string& key : keys) {
     size_t index = 0;
     Status s = Route(key, &index);
     if (s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNoServers) return s;
-    if (!s.ok()) continue;  // a server failing fast: its keys are misses
-    by_server[index].push_back(key);
+    if (s.ok()) {
+      by_server[index].push_back(key);
+    } else {
+      note(s);  // a server failing fast: its keys get no answer, the others' still do
+    }
   }
   Request r;
   r.command = RetrievalCommand(how);
@@ -233,10 +240,6 @@ Status Client::Impl::GetMulti(std::span<const std::string> keys, std::vector<Ite
   // Send every server its get lines first, so that they all work at once; then gather.
   std::vector<std::unique_ptr<Exchange>> sent(pools.size());
   std::vector<size_t> lines(pools.size(), 0);
-  Status first;
-  auto note = [&](const Status& s) {
-    if (first.ok() && !s.ok()) first = s;
-  };
   for (size_t i = 0; i < pools.size(); ++i) {
     std::vector<std::string_view>& group = by_server[i];
     if (group.empty()) continue;
