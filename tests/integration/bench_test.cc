@@ -18,12 +18,15 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "client/ketama.h"
+#include "client/server_address.h"
 #include "tests/integration/server_process.h"
 
 extern char** environ;
@@ -387,6 +390,67 @@ TEST_P(BenchTest, ProgressLineOnATerminal) {
   EXPECT_TRUE(std::regex_search(
       out, std::regex("[0-9]+ s, [0-9]+ s left: [0-9]+ ops/s now, p99 now [0-9.]+ us")))
       << out;
+}
+
+// Three servers: the bench places every key with ketama, as a memcached client does, so a key is
+// read from the server it was written to (full validation: no wrong or stale value, and a
+// prefilled run has no miss), every server takes a share, a multi-get's keys are each asked of
+// exactly one server, and each key is found on the server the client library's ring names.
+TEST_P(BenchTest, KetamaPlacesEveryKeyOnItsServer) {
+  for (const std::string protocol : {"text", "meta"}) {
+    SCOPED_TRACE("--protocol=" + protocol);
+    std::vector<std::unique_ptr<ServerProcess>> servers;
+    std::vector<client::ServerAddress> addresses;
+    std::string list = "--servers=";
+    for (int i = 0; i < 3; ++i) {
+      servers.push_back(std::make_unique<ServerProcess>(
+          std::vector<std::string>{IoFlag(), "--threads=1", "--memory_limit=64"}));
+      const int port = servers.back()->port();
+      ASSERT_GT(port, 0) << "server " << i << " did not start";
+      addresses.push_back({"127.0.0.1", static_cast<uint16_t>(port), 1});
+      list += (i == 0 ? "" : ",") + addresses.back().ToString();
+    }
+    JsonReport report;
+    const int status = RunBench({list, IoFlag(), "--threads=2", "--connections=2", "--pipeline=4",
+                                 "--requests=6000", "--keys=600", "--prefill", "--ratio=1:3",
+                                 "--mget=5", "--key-prefix=kt:", "--value-size=1-200",
+                                 "--protocol=" + protocol, report.Flag()});
+    const std::string json = report.Read();
+    EXPECT_EQ(status, 0) << json;
+    EXPECT_EQ(Field(json, "errors_total"), 0) << json;
+    EXPECT_EQ(Field(json, "requests"), 6000) << json;
+    const double keys = Field(json, "get_keys");
+    EXPECT_EQ(keys, Field(json, "gets") * 5) << json;
+    EXPECT_EQ(Field(json, "hits"), keys) << "prefilled, nothing evicted: " << json;
+    std::smatch m;
+    std::string rest = json;
+    int listed = 0;
+    while (std::regex_search(rest, m, std::regex("\"requests_sent\": ([0-9]+)"))) {
+      EXPECT_GT(std::stod(m[1]), 0) << json;
+      ++listed;
+      rest = m.suffix();
+    }
+    EXPECT_EQ(listed, 3) << json;
+    double asked = 0;
+    for (const auto& server : servers) {
+      EXPECT_GT(ServerStat(server->port(), "get_hits"), 0) << json;
+      EXPECT_EQ(ServerStat(server->port(), "get_misses"), 0) << json;
+      asked += ServerStat(server->port(), "cmd_get");
+    }
+    EXPECT_EQ(asked, keys) << "each key of a get is asked of one server: " << json;
+    // Read a sample back: found on its ketama server only.
+    const client::KetamaRing ring(addresses);
+    std::vector<std::unique_ptr<Client>> clients;
+    for (const auto& server : servers) clients.push_back(std::make_unique<Client>(server->port()));
+    for (int k = 0; k < 600; k += 7) {
+      const std::string key = "kt:" + std::to_string(k);
+      const uint32_t home = ring.ServerFor(key);
+      for (uint32_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(clients[i]->Call("mg " + key + "\r\n"), i == home ? "HD\r\n" : "EN\r\n")
+            << key << " on server " << i << ", ketama's is " << home;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BenchTest, ::testing::Values("epoll", "uring"));

@@ -21,12 +21,17 @@
 
 #include "tools/bench/net.h"
 #include "tools/bench/report.h"
+#include "tools/bench/route.h"
 #include "tools/bench/versions.h"
 #include "tools/bench/worker.h"
 
-DEFINE_string(servers, "127.0.0.1:11211", "host:port[,host:port...]; round-robin by connection.");
+DEFINE_string(servers, "127.0.0.1:11211",
+              "host:port[:weight][,host:port[:weight]...] ([v6]:port for IPv6). With several, "
+              "each key goes to the server ketama picks for it (libmemcached's placement, weights "
+              "included), every thread has --connections connections to each server, and a "
+              "request waits for room on one to its key's server.");
 DEFINE_int32(threads, 1, "Load threads, each with its own event loop.");
-DEFINE_int32(connections, 50, "Connections per thread.");
+DEFINE_int32(connections, 50, "Connections per thread (to each server).");
 DEFINE_int32(pipeline, 1, "Requests in flight per connection at most.");
 DEFINE_double(rate, 0,
               "Open loop: requests per second over all threads, sent at their scheduled times "
@@ -40,7 +45,10 @@ DEFINE_double(duration, 10, "Seconds to run (when --requests is 0).");
 DEFINE_uint64(requests, 0, "Total requests over all threads (0: run for --duration).");
 DEFINE_uint32(mget, 1,
               "Keys per get request: one get line of N keys (text), or N quiet mg lines and an "
-              "mn (meta). Keys are drawn independently; keys/s is reported besides requests/s.");
+              "mn (meta). Keys are drawn independently; keys/s is reported besides requests/s. "
+              "With several servers a get is split as libmemcached's mget splits it: one get of "
+              "its keys per server involved, sent together; it counts as one get, timed until "
+              "the last server has answered.");
 DEFINE_string(protocol, "text", "text (get/set) or meta (mg/ms).");
 DEFINE_string(validate, "full",
               "full: check every hit's bytes against its version (client flags) and that the "
@@ -71,7 +79,9 @@ bool BuildOptions(BenchOptions* o) {
     std::fprintf(stderr, "spillway-bench: bad %s\n", what);
     ok = false;
   };
-  if (!ParseServers(FLAGS_servers, &o->servers)) fail("--servers");
+  if (std::string error; !ParseServers(FLAGS_servers, &o->servers, &error)) {
+    fail(("--servers: " + error).c_str());
+  }
   o->threads = FLAGS_threads;
   o->connections = FLAGS_connections;
   o->pipeline = FLAGS_pipeline;
@@ -213,10 +223,13 @@ int Run(const BenchOptions& o, RunResult* result) {
   }
   std::unique_ptr<VersionTable> versions;
   if (o.validate == Validate::kFull) versions = std::make_unique<VersionTable>(o.keys);
+  std::unique_ptr<Router> router;
+  if (o.servers.size() > 1) router = std::make_unique<Router>(o.servers, o.key_prefix, o.keys);
   const size_t n = static_cast<size_t>(o.threads);
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t i = 0; i < n; ++i) {
-    workers.push_back(std::make_unique<Worker>(o, static_cast<int>(i), zipf, versions.get()));
+    workers.push_back(
+        std::make_unique<Worker>(o, static_cast<int>(i), zipf, versions.get(), router.get()));
   }
   std::vector<Phase::Kind> kinds;
   if (o.prefill) kinds.push_back(Phase::kPrefill);
@@ -298,11 +311,15 @@ int Main() {
 
 int main(int argc, char** argv) {
   gflags::SetUsageMessage(
-      "spillway-bench --servers host:port[,...] [--threads N] [--connections N] [--pipeline N]\n"
-      "  [--rate R] [--ratio set:get] [--keys N] [--key_pattern uniform|zipf:A|sequential]\n"
+      "spillway-bench --servers host:port[:weight][,...] [--threads N] [--connections N]\n"
+      "  [--pipeline N]"
+      " [--rate R] [--ratio set:get] [--keys N] [--key_pattern uniform|zipf:A|sequential]\n"
       "  [--key_prefix P] [--value_size N|MIN-MAX] [--mget N] [--protocol text|meta]\n"
       "  [--duration S | --requests N] [--prefill] [--warmup S] [--validate full|none]\n"
       "  [--seed N] [--io auto|uring|epoll] [--json FILE]\n"
+      "Several servers: keys placed by ketama (libmemcached-compatible), --connections to each\n"
+      "  server per thread, a --mget get split into one get per server; the report shows what\n"
+      "  went to each server.\n"
       "Exit status: 0 no errors, 3 errors counted (see the report), 2 bad flags or no start.");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   google::InitGoogleLogging(argv[0]);

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace spillway::bench {
 
@@ -17,9 +18,10 @@ int ConnectTo(const ServerAddress& server, std::string* error) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  const int r = getaddrinfo(server.host.c_str(), server.port.c_str(), &hints, &found);
+  const std::string port = std::to_string(server.port);
+  const int r = getaddrinfo(server.host.c_str(), port.c_str(), &hints, &found);
   if (r != 0) {
-    *error = server.host + ":" + server.port + ": " + gai_strerror(r);
+    *error = server.ToString() + ": " + gai_strerror(r);
     return -1;
   }
   int fd = -1;
@@ -39,7 +41,7 @@ int ConnectTo(const ServerAddress& server, std::string* error) {
   }
   freeaddrinfo(found);
   if (fd < 0) {
-    *error = server.host + ":" + server.port + ": " + std::strerror(last_errno);
+    *error = server.ToString() + ": " + std::strerror(last_errno);
     return -1;
   }
   const int one = 1;
@@ -48,23 +50,13 @@ int ConnectTo(const ServerAddress& server, std::string* error) {
   return fd;
 }
 
-bool ParseServers(const std::string& text, std::vector<ServerAddress>* out) {
+bool ParseServers(const std::string& text, std::vector<ServerAddress>* out, std::string* error) {
   std::vector<ServerAddress> servers;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string entry = text.substr(start, end - start);
-    const size_t colon = entry.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size()) return false;
-    std::string host = entry.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-      host = host.substr(1, host.size() - 2);  // [::1]:11211
-    }
-    servers.push_back({host, entry.substr(colon + 1)});
-    start = end + 1;
+  const client::Status status = client::ParseServerList(text, &servers);
+  if (!status.ok()) {
+    *error = status.message();
+    return false;
   }
-  if (servers.empty()) return false;
   *out = std::move(servers);
   return true;
 }

@@ -7,15 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "client/server_address.h"
 #include "tools/bench/keys.h"
 #include "tools/bench/values.h"
 
 namespace spillway::bench {
 
-struct ServerAddress {
-  std::string host;
-  std::string port;
-};
+using client::ServerAddress;
 
 enum class Protocol { kText, kMeta };
 
@@ -25,9 +23,11 @@ enum class Protocol { kText, kMeta };
 enum class Validate { kFull, kNone };
 
 struct BenchOptions {
-  std::vector<ServerAddress> servers;  // connections are spread round-robin over them
+  // One: every request goes to it. Several: each key goes to the server ketama picks for it
+  // (route.h), and every thread has `connections` connections to each server.
+  std::vector<ServerAddress> servers;
   int threads = 1;
-  int connections = 50;  // per thread
+  int connections = 50;  // per thread (and per server)
   int pipeline = 1;      // requests in flight per connection at most
   // Open loop: requests per second over all threads, each sent at its scheduled time and timed
   // from it, so that a stalled server cannot hide its stall (no coordinated omission). 0: closed.

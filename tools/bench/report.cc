@@ -39,16 +39,44 @@ std::string JsonErrors(const Stats& s) {
   return out + "}";
 }
 
+// With several servers, one line each: what went to it, so that the spread shows.
+std::string TextServers(const BenchOptions& o, const Stats& s) {
+  uint64_t total = 0;
+  for (const Stats::ServerLoad& load : s.servers) total += load.requests;
+  std::string out;
+  for (size_t i = 0; i < s.servers.size() && i < o.servers.size(); ++i) {
+    const Stats::ServerLoad& load = s.servers[i];
+    out += "  server " + o.servers[i].ToString();
+    out += Format(" weight %u: %llu requests sent (%.1f%%), %llu keys\n", o.servers[i].weight,
+                  static_cast<unsigned long long>(load.requests),
+                  total == 0 ? 0.0 : 100.0 * static_cast<double>(load.requests) / total,
+                  static_cast<unsigned long long>(load.keys));
+  }
+  return out;
+}
+
+std::string JsonServers(const BenchOptions& o, const Stats& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.servers.size() && i < o.servers.size(); ++i) {
+    if (i > 0) out += ", ";
+    // The name is appended, not formatted: a host name may be longer than Format's buffer.
+    out += "{\"server\": \"" + o.servers[i].ToString() + "\"";
+    out += Format(", \"weight\": %u, \"requests_sent\": %llu, \"keys_sent\": %llu}",
+                  o.servers[i].weight, static_cast<unsigned long long>(s.servers[i].requests),
+                  static_cast<unsigned long long>(s.servers[i].keys));
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 std::string FormatText(const BenchOptions& o, const RunResult& r) {
   const Stats& s = r.measured;
   std::string out;
-  out += Format(
-      "spillway-bench: %d threads x %d connections, pipeline %d, io %s, protocol %s, mget %u, "
-      "validate %s\n",
-      o.threads, o.connections, o.pipeline, r.backend.c_str(), ProtocolName(o.protocol), o.mget,
-      ValidateName(o.validate));
+  out += Format("spillway-bench: %d threads x %d connections", o.threads, o.connections);
+  if (o.servers.size() > 1) out += Format(" x %zu servers (ketama)", o.servers.size());
+  out += Format(", pipeline %d, io %s, protocol %s, mget %u, validate %s\n", o.pipeline,
+                r.backend.c_str(), ProtocolName(o.protocol), o.mget, ValidateName(o.validate));
   out += Format("  %.2f s, %llu requests, %.0f ops/s, %.0f keys/s\n", r.elapsed_s,
                 static_cast<unsigned long long>(s.completed()), PerSec(r, s.completed()),
                 PerSec(r, s.keys()));
@@ -61,6 +89,7 @@ std::string FormatText(const BenchOptions& o, const RunResult& r) {
     out += Format(" %s %.1f", name, Us(s.latency_ns.Percentile(q)));
   }
   out += Format(" max %.1f\n", Us(s.latency_ns.max()));
+  out += TextServers(o, s);
   const uint64_t errors = s.error_count() + r.prefill.error_count();
   out += Format("  errors %llu", static_cast<unsigned long long>(errors));
   for (const auto& [kind, count] : s.errors) {
@@ -92,6 +121,7 @@ std::string FormatJson(const BenchOptions& o, const RunResult& r) {
   }
   out += Format("\"max\": %.3f, \"mean\": %.3f},\n", Us(s.latency_ns.max()),
                 s.latency_ns.Mean() / 1000.0);
+  if (!s.servers.empty()) out += "  \"servers\": " + JsonServers(o, s) + ",\n";
   out += Format("  \"errors_total\": %llu,\n",
                 static_cast<unsigned long long>(s.error_count() + r.prefill.error_count()));
   out += "  \"errors\": " + JsonErrors(s) + ",\n";

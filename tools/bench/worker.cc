@@ -15,6 +15,8 @@
 //   server_error, client_error, error   the server's own error replies (the request completes,
 //                       except inside a meta multi-get, which its MN completes)
 //   connection_closed   the server closed or reset a connection, or a send failed
+//   no_connection       a request for a server none of whose connections is left (several
+//                       servers only); it is not sent
 //   lost_in_flight      requests that were pending on a dropped connection
 //   timeout             requests still pending 5 s after the phase should have ended
 
@@ -24,6 +26,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -57,6 +61,11 @@ void Stats::Merge(const Stats& other) {
   misses += other.misses;
   latency_ns.Merge(other.latency_ns);
   for (const auto& [kind, count] : other.errors) errors[kind] += count;
+  if (servers.size() < other.servers.size()) servers.resize(other.servers.size());
+  for (size_t i = 0; i < other.servers.size(); ++i) {
+    servers[i].requests += other.servers[i].requests;
+    servers[i].keys += other.servers[i].keys;
+  }
 }
 
 namespace {
@@ -64,12 +73,14 @@ namespace {
 constexpr int64_t kDrainGraceNs = 5'000'000'000;
 constexpr int64_t kPublishNs = 200'000'000;
 
-// A request in flight.
+// A request in flight. 16 bytes: the rings of them are walked for every reply.
 struct Op {
   int64_t start_ns;
-  uint32_t keys;  // the key slots it took: 1 for a set, --mget for a get
+  uint16_t keys;  // the key slots it took: 1 for a set, --mget for a get (fewer for a piece)
   bool is_set;
+  uint32_t batch = Batches::kNone;  // a piece of a get split over several servers: its batch
 };
+static_assert(sizeof(Op) == 16);
 
 struct KeySlot {
   uint64_t key;
@@ -79,6 +90,7 @@ struct KeySlot {
 
 struct Conn {
   ConnId id = 0;
+  uint32_t server = 0;  // index into BenchOptions::servers
   bool dead = false;
   bool sending = false;
   uint32_t answered = 0;  // keys of the get in front answered (hits) or passed over (misses)
@@ -112,6 +124,7 @@ class Worker::Impl final : public server::LoopHandler {
       : options_(options),
         owner_(owner),
         versions_(owner->versions_),
+        router_(owner->router_),
         text_(options.protocol == Protocol::kText),
         meta_batch_(options.protocol == Protocol::kMeta && options.mget > 1),
         keys_(std::move(keys)),
@@ -129,22 +142,27 @@ class Worker::Impl final : public server::LoopHandler {
       }
     }
     if (loop_ == nullptr) loop_ = server::MakeEpollLoop(this);
-    const size_t n = static_cast<size_t>(options_.connections);
-    conns_.resize(n);
-    for (size_t i = 0; i < n; ++i) {
+    // Server s has connections [s * per_server, (s + 1) * per_server).
+    const size_t per_server = static_cast<size_t>(options_.connections);
+    const size_t servers = router_ == nullptr ? 1 : options_.servers.size();
+    conns_.resize(per_server * servers);
+    live_.assign(servers, 0);
+    next_of_server_.assign(servers, 0);
+    chosen_.resize(servers);
+    for (size_t i = 0; i < conns_.size(); ++i) {
       Conn& c = conns_[i];
+      c.server = static_cast<uint32_t>(i / per_server);
       c.ops.Reserve(static_cast<size_t>(options_.pipeline));
       c.keys.Reserve(static_cast<size_t>(options_.pipeline) * options_.mget);
-      const size_t global = static_cast<size_t>(owner_->index_) * n + i;
-      const ServerAddress& server = options_.servers[global % options_.servers.size()];
       std::string error;
-      const int fd = ConnectTo(server, &error);
+      const int fd = ConnectTo(options_.servers[c.server], &error);
       if (fd < 0) {
         ++stats->errors["connect_failed"];
         c.dead = true;
-        if (i == 0) return error;
+        if (i % per_server == 0) return error;  // each server's first connection must succeed
         continue;
       }
+      ++live_[c.server];
       to_adopt_.emplace_back(i, fd);
     }
     return "";
@@ -155,6 +173,7 @@ class Worker::Impl final : public server::LoopHandler {
   void Run(const Phase& phase, Stats* stats) {
     phase_ = phase;
     stats_ = stats;
+    if (router_ != nullptr) stats_->servers.resize(options_.servers.size());
     issued_ = 0;
     next_prefill_key_ = phase.first_key;
     ended_ns_ = 0;
@@ -257,12 +276,17 @@ class Worker::Impl final : public server::LoopHandler {
     const int64_t now = NowNs();
     bool busy = false;
     bool live = false;
-    if (OpenLoop()) IssueDue(now);
+    if (router_ != nullptr) {
+      IssueRouted(now);
+    } else if (OpenLoop()) {
+      IssueDue(now);
+    }
+    const bool fill = router_ == nullptr && !OpenLoop();
     const size_t pipeline = static_cast<size_t>(options_.pipeline);
     for (Conn& c : conns_) {
       if (c.dead) continue;
       live = true;
-      while (!OpenLoop() && c.ops.size() < pipeline && CanIssue(now)) Issue(c, now);
+      while (fill && c.ops.size() < pipeline && CanIssue(now)) Issue(c, now);
       if (!c.sending && !c.tx_queue.empty()) {
         c.tx_inflight.swap(c.tx_queue);
         c.tx_queue.clear();
@@ -274,7 +298,7 @@ class Worker::Impl final : public server::LoopHandler {
       busy = busy || !c.ops.empty();
     }
     owner_->completed_.store(stats_->completed(), std::memory_order_relaxed);
-    if (!live || (!busy && !CanIssue(now))) loop_->Stop();
+    if (!live || (!busy && !held_valid_ && !CanIssue(now))) loop_->Stop();
   }
 
  private:
@@ -309,30 +333,111 @@ class Worker::Impl final : public server::LoopHandler {
     }
   }
 
-  void Issue(Conn& c, int64_t start_ns) {
+  void Issue(Conn& c, int64_t start_ns) { Enqueue(c, Draw(start_ns), scratch_.data()); }
+
+  // The next request of the workload: an Op, and its keys in scratch_.
+  Op Draw(int64_t start_ns) {
     Op op{start_ns, 1, true};
     if (phase_.kind != Phase::kPrefill) {
       op.is_set = rng_.Below(options_.set_ratio + options_.get_ratio) < options_.set_ratio;
     }
     ++issued_;
     if (op.is_set) {
-      const uint64_t key = phase_.kind == Phase::kPrefill ? next_prefill_key_++ : keys_.Next();
-      VersionTable::Ticket ticket;
-      if (versions_ != nullptr) ticket = versions_->BeginSet(key);
-      AppendSet(options_.protocol, options_.key_prefix, key, ticket.version, values_, &c.tx_queue);
-      c.keys.push_back({key, ticket});
+      scratch_[0] = phase_.kind == Phase::kPrefill ? next_prefill_key_++ : keys_.Next();
     } else {
-      op.keys = options_.mget;
+      op.keys = static_cast<uint16_t>(options_.mget);
+      for (uint32_t i = 0; i < op.keys; ++i) scratch_[i] = keys_.Next();
+    }
+    return op;
+  }
+
+  // Encodes `op` of `keys` (op.keys of them) on `c`: its versions are taken now, as it is sent.
+  void Enqueue(Conn& c, const Op& op, const uint64_t* keys) {
+    if (op.is_set) {
+      VersionTable::Ticket ticket;
+      if (versions_ != nullptr) ticket = versions_->BeginSet(keys[0]);
+      AppendSet(options_.protocol, options_.key_prefix, keys[0], ticket.version, values_,
+                &c.tx_queue);
+      c.keys.push_back({keys[0], ticket});
+    } else {
       for (uint32_t i = 0; i < op.keys; ++i) {
-        scratch_[i] = keys_.Next();
         VersionTable::Ticket floor;
-        if (versions_ != nullptr) floor.version = versions_->Floor(scratch_[i]);
-        c.keys.push_back({scratch_[i], floor});
+        if (versions_ != nullptr) floor.version = versions_->Floor(keys[i]);
+        c.keys.push_back({keys[i], floor});
       }
-      AppendGet(options_.protocol, options_.key_prefix, scratch_.data(), op.keys, &c.tx_queue);
+      AppendGet(options_.protocol, options_.key_prefix, keys, op.keys, &c.tx_queue);
     }
     c.ops.push_back(op);
   }
+
+  // Several servers: requests are drawn one at a time (when due, in an open loop) and placed;
+  // one that cannot be placed yet is held, and nothing is drawn behind it.
+  void IssueRouted(int64_t now) {
+    const bool open = OpenLoop();
+    while (true) {
+      if (!held_valid_) {
+        if ((open && next_due_ns_ > static_cast<double>(now)) || !CanIssue(now)) return;
+        held_ = Draw(open ? static_cast<int64_t>(next_due_ns_) : 0);
+        held_valid_ = true;
+        if (open) next_due_ns_ += interval_ns_;
+      }
+      if (!Place(open ? held_.start_ns : now)) return;
+      held_valid_ = false;
+    }
+  }
+
+  // Sends held_ (keys in scratch_): a piece to each of its keys' servers, each on the next
+  // connection there with room. False, with nothing sent, when one of them has none.
+  bool Place(int64_t start_ns) {
+    split_.Split(*router_, std::span<const uint64_t>(scratch_.data(), held_.keys));
+    const auto pieces = split_.pieces();
+    for (size_t p = 0; p < pieces.size(); ++p) {
+      if (live_[pieces[p].server] == 0) {
+        ++stats_->errors["no_connection"];
+        return true;  // dropped: waiting would never end
+      }
+      chosen_[p] = RoomOn(pieces[p].server);
+      if (chosen_[p] == kNoRoom) return false;
+    }
+    Op op = held_;
+    op.start_ns = start_ns;
+    if (pieces.size() > 1) op.batch = batches_.Open(start_ns, static_cast<uint32_t>(pieces.size()));
+    for (size_t p = 0; p < pieces.size(); ++p) {
+      op.keys = static_cast<uint16_t>(pieces[p].end - pieces[p].begin);
+      Enqueue(conns_[chosen_[p]], op, split_.keys().data() + pieces[p].begin);
+      Stats::ServerLoad& load = stats_->servers[pieces[p].server];
+      ++load.requests;
+      load.keys += op.keys;
+    }
+    return true;
+  }
+
+  // The next connection to `server` with room for a request, round robin; kNoRoom if none.
+  size_t RoomOn(uint32_t server) {
+    const size_t per_server = static_cast<size_t>(options_.connections);
+    size_t& next = next_of_server_[server];
+    for (size_t tried = 0; tried < per_server; ++tried) {
+      const size_t i = server * per_server + next;
+      next = next + 1 == per_server ? 0 : next + 1;
+      const Conn& c = conns_[i];
+      if (!c.dead && c.ops.size() < static_cast<size_t>(options_.pipeline)) return i;
+    }
+    return kNoRoom;
+  }
+
+  // A piece of a split get has its answer (or never will): the get counts when its last does.
+  void EndPiece(uint32_t batch, bool answered, int64_t now) {
+    int64_t start_ns = 0;
+    bool complete = false;
+    if (batches_.Close(batch, answered, &start_ns, &complete) && complete) {
+      ++stats_->gets;
+      stats_->latency_ns.Record(static_cast<uint64_t>(now - start_ns));
+    }
+  }
+
+  // Whether `op` is a meta get of quiet mg lines and an mn (a split get's piece of one key is a
+  // plain mg, as AppendGet encodes it).
+  bool MetaBatch(const Op& op) const { return meta_batch_ && op.keys > 1; }
 
   void Handle(Conn& c, const protocol::Response& r, int64_t now) {
     if (c.ops.empty()) return Drop(c, "unexpected_reply");
@@ -340,7 +445,8 @@ class Worker::Impl final : public server::LoopHandler {
     if (const char* kind = ErrorKind(r.type)) {
       ++stats_->errors[kind];
       // Inside a meta multi-get an error answers one of its mg lines; its MN still follows.
-      if (!op.is_set && meta_batch_) return;
+      if (!op.is_set && MetaBatch(op)) return;
+      if (op.batch != Batches::kNone) EndPiece(op.batch, /*answered=*/false, now);
       return Pop(c, /*stored=*/false);
     }
     if (op.is_set) return HandleSetReply(c, op, r, now);
@@ -355,18 +461,18 @@ class Worker::Impl final : public server::LoopHandler {
         if (text_) break;
         uint32_t version = 0;
         std::string_view key;
-        if (!ParseMetaValueFlags(r.text, meta_batch_, &version, &key)) {
+        if (!ParseMetaValueFlags(r.text, MetaBatch(op), &version, &key)) {
           return Drop(c, "malformed");
         }
         Hit(c, op, key, version, r.value);
-        if (!meta_batch_ && !c.dead) FinishGet(c, op, now);
+        if (!MetaBatch(op) && !c.dead) FinishGet(c, op, now);
         return;
       }
       case ResponseType::kMetaMiss:
-        if (text_ || meta_batch_ || !r.text.empty()) break;
+        if (text_ || MetaBatch(op) || !r.text.empty()) break;
         return FinishGet(c, op, now);
       case ResponseType::kMetaNoop:
-        if (!meta_batch_) break;
+        if (!MetaBatch(op)) break;
         return FinishGet(c, op, now);
       default:
         break;
@@ -398,7 +504,7 @@ class Worker::Impl final : public server::LoopHandler {
   void Hit(Conn& c, const Op& op, std::string_view key, uint32_t version, std::string_view value) {
     if (c.answered >= op.keys) return Drop(c, "unexpected_reply");
     uint32_t j = c.answered;
-    if (text_ || meta_batch_) {
+    if (text_ || MetaBatch(op)) {
       uint64_t index = 0;
       if (!ParseKeyIndex(options_.key_prefix, key, &index)) return Drop(c, "wrong_key");
       while (j < op.keys && c.keys.at(j).key != index) ++j;
@@ -419,8 +525,12 @@ class Worker::Impl final : public server::LoopHandler {
 
   void FinishGet(Conn& c, const Op& op, int64_t now) {
     stats_->misses += op.keys - c.answered;
-    ++stats_->gets;
-    stats_->latency_ns.Record(static_cast<uint64_t>(now - op.start_ns));
+    if (op.batch == Batches::kNone) {
+      ++stats_->gets;
+      stats_->latency_ns.Record(static_cast<uint64_t>(now - op.start_ns));
+    } else {
+      EndPiece(op.batch, /*answered=*/true, now);
+    }
     Pop(c, /*stored=*/false);
   }
 
@@ -442,6 +552,10 @@ class Worker::Impl final : public server::LoopHandler {
     if (c.dead) return;
     ++stats_->errors[error];
     if (!c.ops.empty()) stats_->errors["lost_in_flight"] += c.ops.size();
+    for (size_t i = 0; i < c.ops.size(); ++i) {
+      if (c.ops.at(i).batch != Batches::kNone) EndPiece(c.ops.at(i).batch, /*answered=*/false, 0);
+    }
+    --live_[c.server];
     c.ops.clear();
     c.keys.clear();
     c.answered = 0;
@@ -452,8 +566,9 @@ class Worker::Impl final : public server::LoopHandler {
   const BenchOptions& options_;
   Worker* const owner_;
   VersionTable* const versions_;
+  const Router* const router_;  // null with one server
   const bool text_;
-  const bool meta_batch_;  // a get is N quiet mg lines and an mn
+  const bool meta_batch_;  // a get of several keys is N quiet mg lines and an mn
   KeyGenerator keys_;
   Rng rng_;
   ValueModel values_;
@@ -471,13 +586,26 @@ class Worker::Impl final : public server::LoopHandler {
   double interval_ns_ = 0;  // open loop: between two requests of this thread
   double next_due_ns_ = 0;  // open loop: when the next request is due
   size_t next_conn_ = 0;
+  // Several servers only.
+  static constexpr size_t kNoRoom = SIZE_MAX;
+  std::vector<uint32_t> live_;          // per server: its connections not dead
+  std::vector<size_t> next_of_server_;  // per server: where RoomOn looks first
+  std::vector<size_t> chosen_;          // per piece of the request being placed: its connection
+  SplitGet split_;
+  Batches batches_;
+  Op held_{};  // drawn, not yet placed (when held_valid_); its keys are in scratch_
+  bool held_valid_ = false;
   // Last, so it goes first: a Send in flight points into conns_.
   std::unique_ptr<server::EventLoop> loop_;
 };
 
 Worker::Worker(const BenchOptions& options, int index, std::shared_ptr<const ZipfTable> zipf,
-               VersionTable* versions)
-    : options_(options), index_(index), zipf_(std::move(zipf)), versions_(versions) {}
+               VersionTable* versions, const Router* router)
+    : options_(options),
+      index_(index),
+      zipf_(std::move(zipf)),
+      versions_(versions),
+      router_(router) {}
 
 Worker::~Worker() = default;
 
