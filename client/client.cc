@@ -273,10 +273,18 @@ Status Client::Impl::GetMulti(std::span<const std::string> keys, std::vector<Ite
   }
   for (size_t i = 0; i < pools.size(); ++i) {
     if (!sent[i]) continue;
-    Status s;
-    for (size_t line = 0; line < lines[i] && s.ok(); ++line) s = sent[i]->ReadValues(items);
-    note(s);
-    sent[i]->Finish(s);
+    // Every line gets its answer read, even after a SERVER_ERROR (a whole answer in itself, as
+    // a proxy gives for one line whose backend failed): a connection goes back to the pool only
+    // with nothing of this request left unread.
+    Status outcome;  // what Finish judges the connection by: the failure that ended reading
+    for (size_t line = 0; line < lines[i]; ++line) {
+      Status s = sent[i]->ReadValues(items);
+      if (s.ok()) continue;
+      note(s);
+      outcome = s;
+      if (s.code() != StatusCode::kServerError) break;
+    }
+    sent[i]->Finish(outcome);
   }
   return first;
 }
