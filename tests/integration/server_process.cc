@@ -42,6 +42,29 @@ bool WaitFor(pid_t pid, int* status, int timeout_ms) {
   return waitpid(pid, status, WNOHANG) == pid;
 }
 
+// Whether something accepts connections on 127.0.0.1:port.
+bool Accepts(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool accepted = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return accepted;
+}
+
+// Waits until the previous server on `port` is really gone. With --io=uring its sockets outlive
+// the reaped process by a few milliseconds (the kernel tears an io_uring instance down after its
+// task exits); SO_REUSEPORT would let the new server bind beside the old listener, and a
+// connection could then land on the dying one and be reset.
+void WaitUntilPortClosed(int port) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  while (Accepts(port) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // only the polling interval
+  }
+}
+
 }  // namespace
 
 TempDir::TempDir() {
@@ -59,11 +82,14 @@ TempDir::~TempDir() {
 ServerProcess::ServerProcess(std::vector<std::string> args) {
   if (scratch_.path().empty()) return;
   log_path_ = scratch_.path() + "/server.log";
+  int given_port = -1;
   for (const std::string& a : args) {
     for (const std::string_view flag : {"--data_dir=", "--data-dir="}) {
       if (a.starts_with(flag)) data_dir_ = a.substr(flag.size());
     }
+    if (a.starts_with("--port=")) given_port = std::atoi(a.c_str() + 7);
   }
+  if (given_port > 0) WaitUntilPortClosed(given_port);
   if (data_dir_.empty()) {
     // Inside the scratch directory, so that the log (which the server may not wipe) sits next
     // to it and both go when this does.
@@ -79,7 +105,8 @@ ServerProcess::ServerProcess(std::vector<std::string> args) {
     return;
   }
   args.insert(args.begin(), SPILLWAY_BINARY);
-  args.push_back("--port=0");
+  // gflags keeps the last value of a flag, so a --port=0 after the caller's would win.
+  if (given_port < 0) args.push_back("--port=0");
   args.push_back("--ready_fd=" + std::to_string(fds[1]));
   pid_ = fork();
   if (pid_ == 0) {

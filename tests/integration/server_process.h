@@ -32,10 +32,13 @@ class TempDir {
 
 class ServerProcess {
  public:
-  // Starts the binary with `args` (plus --port=0, --ready_fd and, unless `args` name one,
-  // --data_dir=<a fresh temporary directory>). Check port() > 0. The server's stderr goes to a
-  // log file of its own (Log()), which is printed when the test fails or the server did not exit
-  // cleanly.
+  // Starts the binary with `args` (plus --ready_fd and, unless `args` name them, --port=0 and
+  // --data_dir=<a fresh temporary directory>). Check port() > 0. A --port=N in `args` restarts a
+  // node where it was (ketama places keys by "host:port"): this first waits (at most 10 s) until
+  // nothing accepts on that port, since an io_uring server's sockets outlive its reaped process
+  // by a few milliseconds; spillway binds with SO_REUSEADDR, so TIME_WAIT connections of the old
+  // process do not stand in the way. The server's stderr goes to a log file of its own (Log()),
+  // which is printed when the test fails or the server did not exit cleanly.
   explicit ServerProcess(std::vector<std::string> args);
   // SIGTERM, then SIGKILL if it has not exited within 10 s; then removes the data directory if
   // this made it (one passed in with --data_dir= is left alone).
