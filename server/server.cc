@@ -133,13 +133,16 @@ bool Server::Start() {
     fds.push_back(fd);
   }
   port_ = port;
+  // Counted before the shards start: from then on each tier belongs to its shard's thread.
+  uint64_t on_disk = 0;
+  if (options_.disk_limit_bytes > 0) {
+    for (auto& shard : shards_) on_disk += shard->tier()->stats().items;
+  }
   for (uint32_t i = 0; i < shards_.size(); ++i) shards_[i]->Start(fds[i]);
   LOG(INFO) << "spillway " << options_.version << " listening on " << options_.listen << ":"
             << port_ << ", " << shards_.size() << " shard(s) on " << io_backend_ << ", "
             << (options_.memory_limit_bytes >> 20) << " MiB";
   if (options_.disk_limit_bytes > 0) {
-    uint64_t on_disk = 0;
-    for (auto& shard : shards_) on_disk += shard->tier()->stats().items;
     LOG(INFO) << "spill tier: " << options_.data_dir << ", " << (options_.disk_limit_bytes >> 20)
               << " MiB; " << on_disk << " items on disk";
   }
