@@ -34,6 +34,18 @@ Status CheckKey(std::string_view key) {
   return Status::Ok();
 }
 
+// Meta flags are sent as given: a control character (a line break above all) would end the
+// request early and send the rest as another command.
+Status CheckFlags(std::string_view flags) {
+  for (char c : flags) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < ' ' || byte == 0x7f) {
+      return Status(StatusCode::kInvalidArgument, "meta flags hold no control characters");
+    }
+  }
+  return Status::Ok();
+}
+
 // A get line stays below memcached's and spillway's 2048-byte line limit.
 constexpr size_t kMaxGetLine = 2000;
 
@@ -87,7 +99,8 @@ struct Client::Impl {
     item->reset();
     return OnKey(key, r, [&](Exchange& x) {
       std::vector<Item> items;
-      Status s = x.ReadValues(&items);
+      const std::string_view requested[] = {key};
+      Status s = x.ReadValues(requested, &items);
       if (s.ok() && !items.empty()) *item = std::move(items.front());
       return s;
     });
@@ -146,6 +159,7 @@ struct Client::Impl {
     r.key_token = key;
     r.value = value;
     r.meta.tokens = flags;
+    if (Status s = CheckFlags(flags); !s.ok()) return s;
     std::string bytes;
     protocol::EncodeRequest(r, &bytes);
     // With q, a miss (mg) or a success (the others) sends nothing: mn marks the end instead.
@@ -278,7 +292,7 @@ Status Client::Impl::GetMulti(std::span<const std::string> keys, std::vector<Ite
     // with nothing of this request left unread.
     Status outcome;  // what Finish judges the connection by: the failure that ended reading
     for (size_t line = 0; line < lines[i]; ++line) {
-      Status s = sent[i]->ReadValues(items);
+      Status s = sent[i]->ReadValues(by_server[i], items);
       if (s.ok()) continue;
       note(s);
       outcome = s;

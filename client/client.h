@@ -47,7 +47,8 @@ struct Options {
   // The whole exchange of one request with one server: sending it and reading the full answer.
   std::chrono::milliseconds request_timeout{1000};
   // Idle connections kept per server for reuse; more may be open while calls are in flight.
-  size_t max_idle_connections = 4;
+  // Below the number of threads that call at once, connections are closed and reopened.
+  size_t max_idle_connections = 16;
 
   uint32_t failure_limit = 2;  // failed requests in a row that take a server down (>= 1)
   std::chrono::milliseconds retry_interval{2000};
@@ -99,7 +100,8 @@ class Client {
 
   enum class Retrieval : uint8_t { kGet, kGets, kGat, kGats };
   // Every key at once: one pipelined request per server, sent to all of them before any answer
-  // is read. Hits are appended to *items in no particular order; misses are simply absent. When
+  // is read. Hits are appended to *items in no particular order, a repeated key once; misses
+  // are simply absent. When
   // a server fails, the hits of the others are still appended and the first failure is returned.
   Status GetMulti(std::span<const std::string> keys, std::vector<Item>* items,
                   Retrieval how = Retrieval::kGet, int64_t exptime = 0);
@@ -124,8 +126,8 @@ class Client {
 
   // ---- Meta commands. `flags` are the request's flags as the protocol writes them ("v f t",
   // "T30 F5 I", "MI D7"); the key is sent as given (with the b flag, pass it base64-encoded:
-  // placement then hashes the encoded form). mg/md/ma must not carry a value; ms sends `value`
-  // with its length.
+  // placement then hashes the encoded form). Flags with a control character are kInvalidArgument.
+  // ms sends `value` with its length.
   Status MetaGet(std::string_view key, std::string_view flags, MetaResult* result);
   Status MetaSet(std::string_view key, std::string_view value, std::string_view flags,
                  MetaResult* result);

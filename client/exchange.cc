@@ -1,5 +1,7 @@
 #include "client/exchange.h"
 
+#include <algorithm>
+
 namespace spillway::client {
 
 using protocol::Response;
@@ -48,12 +50,18 @@ Status Exchange::Unexpected(const Response& response) {
                 connection_->peer() + ": unexpected answer " + (word.empty() ? "<number>" : word));
 }
 
-Status Exchange::ReadValues(std::vector<Item>* items) {
+Status Exchange::ReadValues(std::span<const std::string_view> requested, std::vector<Item>* items) {
   for (;;) {
     Response response;
     if (Status s = ReadOne(&response); !s.ok()) return s;
     if (response.type == ResponseType::kEnd) return Status::Ok();
     if (response.type != ResponseType::kValue) return Unexpected(response);
+    if (!std::binary_search(requested.begin(), requested.end(), response.key)) {
+      reusable_ = false;
+      return Status(StatusCode::kProtocolError, connection_->peer() + ": a value for \"" +
+                                                    std::string(response.key) +
+                                                    "\", which was not asked for");
+    }
     items->push_back(Item{std::string(response.key), std::string(response.value),
                           response.client_flags, response.cas});
   }

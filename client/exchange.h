@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -34,8 +35,9 @@ class Exchange {
   // The next answer unit; error lines (ERROR, CLIENT_ERROR, SERVER_ERROR) become their Status.
   // The views point into the connection until the next call.
   Status ReadOne(protocol::Response* response);
-  // VALUE units up to END, appended.
-  Status ReadValues(std::vector<Item>* items);
+  // VALUE units up to END, appended. `requested` (sorted) are the keys asked for: a VALUE of any
+  // other key is a kProtocolError, since the conversation is then out of step.
+  Status ReadValues(std::span<const std::string_view> requested, std::vector<Item>* items);
   // STORED, NOT_STORED, EXISTS or NOT_FOUND.
   Status ReadStore(StoreResult* result);
   // The Status for an answer that does not fit the request; the connection is not reused.

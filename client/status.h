@@ -13,8 +13,8 @@ namespace spillway::client {
 
 enum class StatusCode : uint8_t {
   kOk,
-  kInvalidArgument,  // rejected before sending: a bad key, server list or option
-  kNoServers,        // every server is ejected (or none was given)
+  kInvalidArgument,  // rejected before sending: a bad key, meta flags, server list or option
+  kNoServers,        // every server is ejected
   kServerDown,       // the key's server failed recently and is not retried until its interval ends
   kConnectFailed,    // connect() was refused or did not finish in time
   kTimeout,          // the request did not complete within Options::request_timeout
