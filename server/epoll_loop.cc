@@ -62,7 +62,9 @@ class EpollLoop final : public EventLoop {
     conns_.ForEach([](ConnId, Conn& c) {
       if (c.fd >= 0) close(c.fd);
     });
-    for (int fd : listen_fds_) close(fd);
+    for (int fd : listen_fds_) {
+      if (fd >= 0) close(fd);
+    }
     close(tick_fd_);
     close(wake_fd_);
     close(epoll_fd_);
@@ -75,6 +77,15 @@ class EpollLoop final : public EventLoop {
     if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
     Watch(listen_fd, EPOLLIN | EPOLLET, kFirstListenToken + listen_fds_.size());
     listen_fds_.push_back(listen_fd);
+  }
+
+  void StopListening() override {
+    for (int& fd : listen_fds_) {
+      if (fd < 0) continue;
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      close(fd);
+      fd = -1;  // the slot stays, so that a listener's token keeps its meaning
+    }
   }
 
   ConnId Adopt(int connected_fd) override {
@@ -183,7 +194,8 @@ class EpollLoop final : public EventLoop {
       uint64_t expirations;
       if (read(tick_fd_, &expirations, sizeof expirations) > 0) handler_->OnTick();
     } else if (token < kFirstListenToken + listen_fds_.size()) {
-      Accept(listen_fds_[token - kFirstListenToken]);
+      const int fd = listen_fds_[token - kFirstListenToken];
+      if (fd >= 0) Accept(fd);  // not an event from before StopListening in this batch
     } else {
       const ConnId id = token;
       Conn* c = conns_.Find(id);

@@ -58,6 +58,10 @@ class EventLoop {
 
   // Accepts connections on a listening socket (the loop takes ownership of the fd) until Stop().
   virtual void Listen(int listen_fd) = 0;
+  // Accepts no more connections and closes the listening sockets, so that a server shutting down
+  // leaves its port to its successor at once (with SO_REUSEPORT a connection could otherwise land
+  // on the old listener and be dropped). Loop thread only; connections already accepted go on.
+  virtual void StopListening() = 0;
   // Takes an already-connected socket (an outgoing connection: a client, a load generator), owns
   // its fd from now on, starts receiving on it and returns its id. The socket should be
   // non-blocking (the epoll backend makes it so). OnAccept is not called for it; every other

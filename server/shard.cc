@@ -143,6 +143,10 @@ void Shard::Drain(int64_t deadline_seconds) {
 
 void Shard::DrainStep() {
   if (drain_deadline_.load(std::memory_order_relaxed) == 0) return;
+  if (listening_) {
+    loop_->StopListening();
+    listening_ = false;
+  }
   std::vector<Connection*> done;
   for (auto& [id, c] : connections_) {
     // Owes nothing and sent nothing for a tick: whatever it asked for has been answered.

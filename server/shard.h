@@ -133,6 +133,7 @@ class Shard : public LoopHandler {
   // Messages to each shard not yet pushed (the ring was full, or the turn has not ended).
   std::vector<std::vector<Message*>> outbox_;
   std::atomic<int64_t> drain_deadline_{0};  // 0: serving
+  bool listening_ = true;                   // loop thread: until the drain closes the listeners
   void DrainStep();
   uint64_t hops_ = 0;
   uint64_t ticks_ = 0;

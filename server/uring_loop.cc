@@ -76,7 +76,9 @@ class UringLoop final : public EventLoop {
     conns_.ForEach([](ConnId, Conn& c) {
       if (c.fd >= 0) close(c.fd);
     });
-    for (int fd : listen_fds_) close(fd);
+    for (int fd : listen_fds_) {
+      if (fd >= 0) close(fd);
+    }
     // Closing the ring cancels what is still in flight. Run() has returned on the issuer thread,
     // so no completion can still copy into the buffers unmapped below.
     if (ring_ok_) io_uring_queue_exit(&ring_);
@@ -149,6 +151,19 @@ class UringLoop final : public EventLoop {
   void Listen(int listen_fd) override {
     listen_fds_.push_back(listen_fd);
     ArmAccept(listen_fds_.size() - 1);
+  }
+
+  void StopListening() override {
+    for (size_t i = 0; i < listen_fds_.size(); ++i) {
+      if (listen_fds_[i] < 0) continue;
+      // The accept in flight holds the socket until it completes: cancel it, and close our fd.
+      // The socket goes when the cancelled accept's completion drops the ring's reference.
+      io_uring_sqe* sqe = GetSqe();
+      io_uring_prep_cancel64(sqe, Tag(kAccept, i), 0);
+      io_uring_sqe_set_data64(sqe, Tag(kIgnore, 0));
+      close(listen_fds_[i]);
+      listen_fds_[i] = -1;
+    }
   }
 
   ConnId Adopt(int connected_fd) override {
@@ -366,6 +381,10 @@ class UringLoop final : public EventLoop {
     const bool more = (e.flags & IORING_CQE_F_MORE) != 0;
     switch (static_cast<Op>(e.user_data >> 56)) {
       case kAccept:
+        if (listen_fds_[payload] < 0) {  // StopListening: the accept was being cancelled
+          if (e.res >= 0) close(e.res);
+          break;
+        }
         if (e.res >= 0) {
           auto [id, c] = conns_.Add();
           c->fd = e.res;
