@@ -542,6 +542,12 @@ TEST_P(ServerLimitsLifecycleTest, SigtermWithALargePipelineInFlightExitsZero) {
   ASSERT_EQ(stuck.Read(20), want.substr(0, 20));
   const auto start = Clock::now();
   ASSERT_EQ(kill(server->pid(), SIGTERM), 0);
+  // The listeners close at once while the drain goes on (`stuck` holds it for 5 s), so that a
+  // successor started on the same port gets every new connection.
+  bool refused = false;
+  while (!refused && MillisSince(start) < 3000) refused = !Client(server->port()).ok();
+  EXPECT_TRUE(refused) << "still accepting 3 s after SIGTERM";
+  EXPECT_TRUE(Running(server->pid())) << "the drain should still be holding the server";
   // Graceful: what was asked before the signal is still answered, in full; then the server
   // hangs up.
   const std::string got = reader.Read(want.size() - 20);
