@@ -464,6 +464,22 @@ Status Client::Version(size_t index, std::string* version) {
   return impl_->Simple(index, r, ResponseType::kVersion, nullptr, version);
 }
 
+Status Client::Shutdown(size_t index, ShutdownMode mode) {
+  if (index >= impl_->pools.size()) return Status(StatusCode::kInvalidArgument, "no such server");
+  Request r;
+  r.command = Command::kShutdown;
+  r.argument = mode == ShutdownMode::kGraceful ? "graceful" : "";
+  std::string bytes;
+  protocol::EncodeRequest(r, &bytes);
+  return impl_->pools[index]->Call(bytes, [&](Exchange& x) {
+    x.Retire();
+    Response response;
+    Status s = x.ReadOne(&response);
+    if (s.code() == StatusCode::kIoError) return Status::Ok();  // it hung up: it is going
+    return s.ok() ? x.Unexpected(response) : s;
+  });
+}
+
 void Client::Quit() {
   for (auto& pool : impl_->pools) pool->Quit();
 }

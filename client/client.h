@@ -147,6 +147,10 @@ class Client {
   Status Stats(size_t index, std::string_view group,
                std::vector<std::pair<std::string, std::string>>* stats);
   Status Version(size_t index, std::string* version);
+  // Asks server `index` to exit (memcached needs -A, spillway --enable_shutdown): ok once it has
+  // hung up; kError when it answers that shutdown is not enabled.
+  enum class ShutdownMode : uint8_t { kNow, kGraceful };
+  Status Shutdown(size_t index, ShutdownMode mode = ShutdownMode::kNow);
   // Sends quit on every idle connection and closes them all (new calls open new ones).
   void Quit();
 

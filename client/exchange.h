@@ -42,6 +42,8 @@ class Exchange {
   Status ReadStore(StoreResult* result);
   // The Status for an answer that does not fit the request; the connection is not reused.
   Status Unexpected(const protocol::Response& response);
+  // The connection is not to be reused, whatever the outcome (the server was asked to hang up).
+  void Retire() { reusable_ = false; }
   // Ends the exchange with its outcome: gives the connection back or closes it, and counts a
   // server failure or a success.
   void Finish(const Status& status);

@@ -4,6 +4,7 @@
 // client_failure_test.cc.
 
 #include "tests/integration/client_support.h"
+#include "tests/integration/limits_support.h"
 
 namespace spillway::testing {
 namespace {
@@ -196,6 +197,24 @@ TEST_P(ClientTest, WholeServerCommands) {
   std::vector<std::pair<std::string, std::string>> stats;
   const Status s = c.Stats(0, "nonsense", &stats);
   EXPECT_EQ(s.code(), StatusCode::kError) << s.ToString() << ": memcached answers ERROR";
+}
+
+TEST_P(ClientTest, ShutdownIsRefusedUnlessEnabledThenStopsTheServer) {
+  Start(1);
+  const Status refused = client_->Shutdown(0);
+  EXPECT_EQ(refused.code(), StatusCode::kError) << refused.ToString();
+  EXPECT_EQ(ValueOf("k"), "<miss>") << "still serving after a refused shutdown";
+
+  ServerProcess enabled({"--io=" + GetParam(), "--enable_shutdown"});
+  ASSERT_GT(enabled.port(), 0);
+  std::unique_ptr<CacheClient> c;
+  ASSERT_TRUE(IsOk(CacheClient::Create({{"127.0.0.1", static_cast<uint16_t>(enabled.port()), 1}},
+                                       client::Options(), &c)));
+  ASSERT_TRUE(IsOk(c->Set("k", "v")));
+  EXPECT_TRUE(IsOk(c->Shutdown(0, CacheClient::ShutdownMode::kGraceful)));
+  int code = -1;
+  ASSERT_TRUE(WaitForExit(enabled.pid(), 10'000, &code)) << "still running after shutdown";
+  EXPECT_EQ(code, 0);
 }
 
 TEST_P(ClientTest, ConnectionsAreReusedAndQuitReconnects) {
