@@ -16,17 +16,13 @@
 namespace spillway::testing {
 namespace {
 
-class ClientClusterTest : public ::testing::TestWithParam<std::string> {
+class ClientClusterTest : public ClusterTest {
  protected:
   void SetUp() override {
-    if (GetParam() == "uring" && !UringUsable()) {
-      GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
-    }
-    nodes_ = std::make_unique<Nodes>(GetParam(), 3);
-    ASSERT_TRUE(nodes_->ok()) << "a node did not start";
+    ClusterTest::SetUp();
+    if (Stopped()) return;
     ASSERT_TRUE(client::Client::Create(nodes_->Addresses(), client::Options{}, &client_).ok());
   }
-  std::unique_ptr<Nodes> nodes_;
   std::unique_ptr<client::Client> client_;
 };
 

@@ -54,6 +54,23 @@ class Nodes {
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
 };
 
+// The fixture of every cluster test: three nodes on the backend under test, io_uring skipped
+// where the kernel does not allow it. A subclass's SetUp calls this one first and returns when
+// IsSkipped() or HasFatalFailure().
+class ClusterTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "uring" && !UringUsable()) {
+      GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
+    }
+    nodes_ = std::make_unique<Nodes>(GetParam(), 3);
+    ASSERT_TRUE(nodes_->ok()) << "a node did not start";
+  }
+  bool Stopped() const { return IsSkipped() || HasFatalFailure(); }
+
+  std::unique_ptr<Nodes> nodes_;
+};
+
 // The answer to one `get <key>`: a hit's value, a miss, or an error line.
 struct GetAnswer {
   std::optional<std::string> value;

@@ -39,16 +39,8 @@ class FakeClock {
   std::atomic<int64_t> offset_ms_{0};
 };
 
-class FailoverTest : public ::testing::TestWithParam<std::string> {
+class FailoverTest : public ClusterTest {
  protected:
-  void SetUp() override {
-    if (GetParam() == "uring" && !UringUsable()) {
-      GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
-    }
-    nodes_ = std::make_unique<Nodes>(GetParam(), 3);
-    ASSERT_TRUE(nodes_->ok()) << "a node did not start";
-  }
-
   std::unique_ptr<client::Client> MakeClient(bool auto_eject) {
     client::Options options;
     options.failure_limit = kFailureLimit;
@@ -115,7 +107,6 @@ class FailoverTest : public ::testing::TestWithParam<std::string> {
   }
 
   FakeClock clock_;
-  std::unique_ptr<Nodes> nodes_;
   std::vector<std::string> victim_keys_, other_keys_, other_values_;
 };
 

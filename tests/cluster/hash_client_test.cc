@@ -22,18 +22,14 @@ constexpr int kKeys = 300;
 // pymemcache is slow to import and the nodes may run under ASan; still bounded.
 constexpr std::chrono::milliseconds kScriptTimeout{60'000};
 
-class HashClientTest : public ::testing::TestWithParam<std::string> {
+class HashClientTest : public ClusterTest {
  protected:
   void SetUp() override {
-    if (GetParam() == "uring" && !UringUsable()) {
-      GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
-    }
+    ClusterTest::SetUp();
+    if (Stopped()) return;
     ASSERT_EQ(access(SPILLWAY_PYTHON3, X_OK), 0) << SPILLWAY_PYTHON3 << " is missing";
-    nodes_ = std::make_unique<Nodes>(GetParam(), 3);
-    ASSERT_TRUE(nodes_->ok()) << "a node did not start";
     ASSERT_TRUE(client::Client::Create(nodes_->Addresses(), client::Options{}, &client_).ok());
   }
-  std::unique_ptr<Nodes> nodes_;
   std::unique_ptr<client::Client> client_;
 };
 

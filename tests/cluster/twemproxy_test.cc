@@ -91,16 +91,13 @@ class Twemproxy {
   int port_ = 0;
 };
 
-class TwemproxyTest : public ::testing::TestWithParam<std::string> {
+class TwemproxyTest : public ClusterTest {
  protected:
   void SetUp() override {
-    if (GetParam() == "uring" && !UringUsable()) {
-      GTEST_SKIP() << "io_uring is not usable on this kernel (spillway --io=uring says why)";
-    }
+    ClusterTest::SetUp();
+    if (Stopped()) return;
     ASSERT_EQ(access(SPILLWAY_NUTCRACKER, X_OK), 0)
         << SPILLWAY_NUTCRACKER << " is missing: install Debian's nutcracker (tools/test does)";
-    nodes_ = std::make_unique<Nodes>(GetParam(), 3);
-    ASSERT_TRUE(nodes_->ok()) << "a node did not start";
     ASSERT_FALSE(dir_.path().empty());
     proxy_ = std::make_unique<Twemproxy>(dir_.path(), Ports());
     ASSERT_GT(proxy_->port(), 0) << "nutcracker did not start:\n" << proxy_->Log();
@@ -121,7 +118,6 @@ class TwemproxyTest : public ::testing::TestWithParam<std::string> {
   }
 
   TempDir dir_;
-  std::unique_ptr<Nodes> nodes_;
   std::unique_ptr<Twemproxy> proxy_;
   std::vector<std::string> keys_;
   std::vector<std::string> values_;
