@@ -46,6 +46,25 @@ int ListenOn(const std::string& address, int port) {
   return fd;
 }
 
+// Whether nothing else is bound to address:port. A plain bind (no SO_REUSEPORT) fails while any
+// socket is: the shards' SO_REUSEPORT, which spreads connections over them, would otherwise let a
+// second server join the port and silently take a share of the clients (and so of the keys:
+// each server would answer with its own, possibly older, values). memcached refuses a busy port.
+bool PortFree(const std::string& address, int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) return true;  // ListenOn says
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // old connections in TIME_WAIT
+  const bool free =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno != EADDRINUSE;
+  close(fd);
+  return free;
+}
+
 int BoundPort(int fd) {
   sockaddr_in addr{};
   socklen_t len = sizeof addr;
@@ -70,6 +89,12 @@ Server::~Server() {
 
 bool Server::Start() {
   started_ = std::time(nullptr);
+  // Before anything else (the data directory above all) is touched.
+  if (options_.port != 0 && !PortFree(options_.listen, options_.port)) {
+    LOG(ERROR) << "cannot listen on " << options_.listen << ":" << options_.port
+               << ": Address already in use (another server is running there)";
+    return false;
+  }
   if (options_.threads == 0) options_.threads = 1;
   storage::Options store;
   store.memory_limit_bytes = options_.memory_limit_bytes / options_.threads;
