@@ -561,6 +561,52 @@ TEST_P(ServerLimitsLifecycleTest, SigtermWithALargePipelineInFlightExitsZero) {
   EXPECT_EQ(server->Stop(), 0);
 }
 
+// SO_REUSEPORT (one listener per shard) would let a second server join a busy port and take a
+// share of the clients, each server answering with its own values; memcached refuses.
+TEST_P(ServerLimitsLifecycleTest, ASecondServerOnABusyPortExitsAndTheFirstKeepsItsClients) {
+  auto first = Start();
+  ASSERT_GT(first->port(), 0);
+  TempDir scratch;
+  ASSERT_FALSE(scratch.path().empty());
+  const std::string log = scratch.path() + "/second.log";
+  std::vector<std::string> args = {SPILLWAY_BINARY, "--port=" + std::to_string(first->port()),
+                                   "--data_dir=" + scratch.path() + "/data",
+                                   "--io=" + GetParam().io};
+  const pid_t second = fork();
+  ASSERT_GE(second, 0);
+  if (second == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0) dup2(fd, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int code = -1;
+  const bool exited = WaitForExit(second, 10'000, &code);
+  if (!exited) kill(second, SIGKILL);
+  int status = 0;
+  waitpid(second, &status, 0);
+  ASSERT_TRUE(exited) << "a second server on a busy port kept running";
+  EXPECT_NE(code, 0);
+  std::string said;
+  if (FILE* f = std::fopen(log.c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) said.append(buf, n);
+    std::fclose(f);
+  }
+  EXPECT_NE(said.find("Address already in use"), std::string::npos) << said;
+  // Every new client still reaches the first server.
+  Client setter(first->port());
+  ASSERT_EQ(setter.Call("set k 0 0 1\r\nv\r\n"), "STORED\r\n");
+  for (int i = 0; i < 20; ++i) {
+    Client c(first->port());
+    ASSERT_EQ(c.Call("get k\r\n", "END\r\n"), "VALUE k 0 1\r\nv\r\nEND\r\n") << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ServerLimitsLifecycleTest,
                          ::testing::Values(Setup{"epoll", 2}, Setup{"uring", 2}), Name);
 
