@@ -46,6 +46,10 @@ Status CheckFlags(std::string_view flags) {
   return Status::Ok();
 }
 
+// A bound on the lines of one stats answer (memcached's longest has a few hundred), so that a
+// confused server cannot grow the list without end.
+constexpr size_t kMaxStats = 100'000;
+
 // A get line stays below memcached's and spillway's 2048-byte line limit.
 constexpr size_t kMaxGetLine = 2000;
 
@@ -100,7 +104,8 @@ struct Client::Impl {
     return OnKey(key, r, [&](Exchange& x) {
       std::vector<Item> items;
       const std::string_view requested[] = {key};
-      Status s = x.ReadValues(requested, &items);
+      std::vector<char> seen(1, 0);
+      Status s = x.ReadValues(requested, &seen, &items);
       if (s.ok() && !items.empty()) *item = std::move(items.front());
       return s;
     });
@@ -199,15 +204,13 @@ struct Client::Impl {
   }
 
   // A command for a whole server that answers one line of type `want`.
-  Status Simple(size_t index, const Request& r, ResponseType want, Response* out = nullptr,
-                std::string* text = nullptr) {
+  Status Simple(size_t index, const Request& r, ResponseType want, std::string* text = nullptr) {
     std::string bytes;
     protocol::EncodeRequest(r, &bytes);
     return pools[index]->Call(bytes, [&](Exchange& x) {
       Response response;
       if (Status s = x.ReadOne(&response); !s.ok()) return s;
       if (response.type != want) return x.Unexpected(response);
-      if (out != nullptr) *out = response;
       if (text != nullptr) *text = std::string(response.text);
       return Status::Ok();
     });
@@ -285,20 +288,19 @@ Status Client::Impl::GetMulti(std::span<const std::string> keys, std::vector<Ite
       sent[i].reset();
     }
   }
+  // Reading starts once every server has its request: connecting to one must not use up the
+  // time another has to answer.
+  const auto read_deadline = Connection::Clock::now() + options.request_timeout;
   for (size_t i = 0; i < pools.size(); ++i) {
     if (!sent[i]) continue;
-    // Every line gets its answer read, even after a SERVER_ERROR (a whole answer in itself, as
-    // a proxy gives for one line whose backend failed): a connection goes back to the pool only
-    // with nothing of this request left unread.
-    Status outcome;  // what Finish judges the connection by: the failure that ended reading
-    for (size_t line = 0; line < lines[i]; ++line) {
-      Status s = sent[i]->ReadValues(by_server[i], items);
-      if (s.ok()) continue;
-      note(s);
-      outcome = s;
-      if (s.code() != StatusCode::kServerError) break;
+    sent[i]->SetDeadline(read_deadline);
+    std::vector<char> seen(by_server[i].size(), 0);
+    Status s;
+    for (size_t line = 0; line < lines[i] && s.ok(); ++line) {
+      s = sent[i]->ReadValues(by_server[i], &seen, items);
     }
-    sent[i]->Finish(outcome);
+    note(s);
+    sent[i]->Finish(s);  // after an error the connection is closed, whatever is left unread
   }
   return first;
 }
@@ -314,6 +316,14 @@ Status Client::Create(std::vector<ServerAddress> servers, const Options& options
   }
   if (options.failure_limit == 0) {
     return Status(StatusCode::kInvalidArgument, "failure_limit must be at least 1");
+  }
+  constexpr auto kDay = std::chrono::hours(24);
+  if (options.connect_timeout <= options.connect_timeout.zero() ||
+      options.request_timeout <= options.request_timeout.zero() ||
+      options.retry_interval < options.retry_interval.zero() || options.connect_timeout > kDay ||
+      options.request_timeout > kDay || options.retry_interval > kDay) {
+    return Status(StatusCode::kInvalidArgument,
+                  "timeouts are above 0 and the retry interval at least 0, all at most a day");
   }
   client->reset(new Client(std::make_unique<Impl>(std::move(servers), options)));
   return Status::Ok();
@@ -450,8 +460,12 @@ Status Client::Stats(size_t index, std::string_view group,
     for (;;) {
       Response response;
       if (Status s = x.ReadOne(&response); !s.ok()) return s;
-      if (response.type == ResponseType::kEnd) return Status::Ok();
+      // `stats reset` answers RESET and nothing else.
+      if (response.type == ResponseType::kEnd || response.type == ResponseType::kReset) {
+        return Status::Ok();
+      }
       if (response.type != ResponseType::kStat) return x.Unexpected(response);
+      if (stats->size() >= kMaxStats) return x.OutOfStep("more stats than any server has");
       stats->emplace_back(response.name, response.text);
     }
   });
@@ -461,7 +475,7 @@ Status Client::Version(size_t index, std::string* version) {
   if (index >= impl_->pools.size()) return Status(StatusCode::kInvalidArgument, "no such server");
   Request r;
   r.command = Command::kVersion;
-  return impl_->Simple(index, r, ResponseType::kVersion, nullptr, version);
+  return impl_->Simple(index, r, ResponseType::kVersion, version);
 }
 
 Status Client::Shutdown(size_t index, ShutdownMode mode) {

@@ -18,8 +18,9 @@
 // small pool of connections; a call takes one (or opens one), and gives it back when the
 // exchange ended cleanly. A connection whose exchange failed is closed, never reused.
 //
-// Blocking: calls block the calling thread, at most connect_timeout + request_timeout per server
-// they talk to.
+// Blocking: calls block the calling thread, at most connect_timeout + request_timeout for one
+// server; GetMulti connects to its servers one after the other, then gives them request_timeout.
+// Failures are counted per server over all threads.
 
 #ifndef SPILLWAY_CLIENT_CLIENT_H_
 #define SPILLWAY_CLIENT_CLIENT_H_

@@ -16,6 +16,12 @@ namespace spillway::client {
 namespace {
 
 constexpr size_t kReceiveChunk = 64 * 1024;
+// Answers that arrive while a request is still being sent are buffered unparsed, so the parser's
+// limits do not bound them: this does. Far above what a real pipeline buffers while sending.
+constexpr size_t kMaxUnreadWhileSending = size_t{256} << 20;
+// A buffer grown for a large answer is given back when an exchange starts with it empty, so that
+// an idle pooled connection does not keep it.
+constexpr size_t kKeptBuffer = size_t{1} << 20;
 
 int RemainingMs(Connection::Clock::time_point deadline) {
   auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Connection::Clock::now());
@@ -128,6 +134,10 @@ Status Connection::ReceiveSome() {
 Status Connection::Send(std::string_view bytes, Clock::time_point deadline) {
   begin_ += consumed_;  // the caller is done with the last unit's views
   consumed_ = 0;
+  if (begin_ == end_ && in_.size() > kKeptBuffer) {
+    in_ = std::string();
+    begin_ = end_ = 0;
+  }
   while (!bytes.empty()) {
     ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -142,6 +152,10 @@ Status Connection::Send(std::string_view bytes, Clock::time_point deadline) {
     if (Status s = Wait(POLLOUT | POLLIN, deadline, &revents); !s.ok()) return s;
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
       if (Status s = ReceiveSome(); !s.ok()) return s;
+      if (end_ - begin_ > kMaxUnreadWhileSending) {
+        return Failure(StatusCode::kProtocolError,
+                       "more than 256 MiB of answers arrived while the request was being sent");
+      }
     }
   }
   return Status::Ok();

@@ -29,18 +29,26 @@ Status Exchange::Send(std::string_view bytes) { return connection_->Send(bytes, 
 Status Exchange::ReadOne(Response* response) {
   if (Status s = connection_->Read(response, deadline_); !s.ok()) return s;
   std::string text(response->text);
+  // After an error line the rest of the answer is unknown: whether more follows (a proxy's END,
+  // the MN after a quiet meta command) depends on the server. The connection is not reused.
   switch (response->type) {
     case ResponseType::kError:
-      reusable_ = false;  // the server did not understand us: what it does next is unknown
+      reusable_ = false;
       return Status(StatusCode::kError, connection_->peer() + ": ERROR" + text);
     case ResponseType::kClientError:
       reusable_ = false;
       return Status(StatusCode::kClientError, text);
     case ResponseType::kServerError:
+      reusable_ = false;
       return Status(StatusCode::kServerError, text);
     default:
       return Status::Ok();
   }
+}
+
+Status Exchange::OutOfStep(const std::string& what) {
+  reusable_ = false;
+  return Status(StatusCode::kProtocolError, connection_->peer() + ": " + what);
 }
 
 Status Exchange::Unexpected(const Response& response) {
@@ -50,18 +58,22 @@ Status Exchange::Unexpected(const Response& response) {
                 connection_->peer() + ": unexpected answer " + (word.empty() ? "<number>" : word));
 }
 
-Status Exchange::ReadValues(std::span<const std::string_view> requested, std::vector<Item>* items) {
+Status Exchange::ReadValues(std::span<const std::string_view> requested, std::vector<char>* seen,
+                            std::vector<Item>* items) {
   for (;;) {
     Response response;
     if (Status s = ReadOne(&response); !s.ok()) return s;
     if (response.type == ResponseType::kEnd) return Status::Ok();
     if (response.type != ResponseType::kValue) return Unexpected(response);
-    if (!std::binary_search(requested.begin(), requested.end(), response.key)) {
-      reusable_ = false;
-      return Status(StatusCode::kProtocolError, connection_->peer() + ": a value for \"" +
-                                                    std::string(response.key) +
-                                                    "\", which was not asked for");
+    auto it = std::lower_bound(requested.begin(), requested.end(), response.key);
+    if (it == requested.end() || *it != response.key) {
+      return OutOfStep("a value for \"" + std::string(response.key) +
+                       "\", which was not asked for");
     }
+    // A key answered twice is out of step too, and would let a server grow *items without end.
+    char& answered = (*seen)[static_cast<size_t>(it - requested.begin())];
+    if (answered) return OutOfStep("a second value for \"" + std::string(response.key) + "\"");
+    answered = 1;
     items->push_back(Item{std::string(response.key), std::string(response.value),
                           response.client_flags, response.cas});
   }

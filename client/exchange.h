@@ -35,15 +35,21 @@ class Exchange {
   // The next answer unit; error lines (ERROR, CLIENT_ERROR, SERVER_ERROR) become their Status.
   // The views point into the connection until the next call.
   Status ReadOne(protocol::Response* response);
-  // VALUE units up to END, appended. `requested` (sorted) are the keys asked for: a VALUE of any
-  // other key is a kProtocolError, since the conversation is then out of step.
-  Status ReadValues(std::span<const std::string_view> requested, std::vector<Item>* items);
+  // VALUE units up to END, appended. `requested` (sorted, each once) are the keys asked for and
+  // `seen` (as many entries, 0 at first) marks those answered: a VALUE of another key, or a
+  // second of one, is a kProtocolError, since the conversation is then out of step.
+  Status ReadValues(std::span<const std::string_view> requested, std::vector<char>* seen,
+                    std::vector<Item>* items);
   // STORED, NOT_STORED, EXISTS or NOT_FOUND.
   Status ReadStore(StoreResult* result);
   // The Status for an answer that does not fit the request; the connection is not reused.
   Status Unexpected(const protocol::Response& response);
+  Status OutOfStep(const std::string& what);
   // The connection is not to be reused, whatever the outcome (the server was asked to hang up).
   void Retire() { reusable_ = false; }
+  // Gives the rest of the exchange until `deadline` (a multi-get, once every server has its
+  // request: time spent connecting to the others does not count against this one).
+  void SetDeadline(Connection::Clock::time_point deadline) { deadline_ = deadline; }
   // Ends the exchange with its outcome: gives the connection back or closes it, and counts a
   // server failure or a success.
   void Finish(const Status& status);

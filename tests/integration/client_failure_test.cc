@@ -230,6 +230,16 @@ TEST(ClientFailureTest, CreateRejectsAnEmptyServerListAndBadOptions) {
   s = CacheClient::Create({{"127.0.0.1", 11211, 1}}, zero_limit, &c);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
   EXPECT_EQ(c, nullptr);
+  // Timeouts that would make no sense, or overflow a deadline.
+  for (int which = 0; which < 4; ++which) {
+    client::Options bad;
+    if (which == 0) bad.connect_timeout = milliseconds(0);
+    if (which == 1) bad.request_timeout = milliseconds(-1);
+    if (which == 2) bad.retry_interval = milliseconds(-1);
+    if (which == 3) bad.request_timeout = milliseconds::max();
+    s = CacheClient::Create({{"127.0.0.1", 11211, 1}}, bad, &c);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << which << ": " << s.ToString();
+  }
 }
 
 TEST(ClientFailureTest, RefusedConnectIsConnectFailed) {
@@ -331,6 +341,54 @@ TEST(ClientFailureTest, ValueOfAnotherKeyIsAProtocolError) {
   const Status multi = c->GetMulti(keys, &items);
   EXPECT_EQ(multi.code(), StatusCode::kProtocolError) << multi.ToString();
   EXPECT_TRUE(items.empty()) << "got " << items.front().key;
+}
+
+// A key answered twice is as out of step as a key never asked for; it would also let a server
+// grow the result without end.
+TEST(ClientFailureTest, SecondValueOfAKeyIsAProtocolError) {
+  FakeServer fake(AnswerEach("VALUE k 0 1\r\na\r\nVALUE k 0 1\r\na\r\nEND\r\n"));
+  ASSERT_NE(fake.port(), 0);
+  auto c = ClientOf({fake.port()});
+  ASSERT_NE(c, nullptr);
+  std::optional<Item> item;
+  Status s = c->Get("k", &item);
+  EXPECT_EQ(s.code(), StatusCode::kProtocolError) << s.ToString();
+  const std::string keys[] = {"k", "j"};
+  std::vector<Item> items;
+  s = c->GetMulti(keys, &items);
+  EXPECT_EQ(s.code(), StatusCode::kProtocolError) << s.ToString();
+  EXPECT_LE(items.size(), 1u);
+}
+
+// A quiet meta command owes its mn an MN even after an error line; memcached sends it once it
+// has swallowed the value it refused. The connection must not go back to the pool before that:
+// the next quiet mg would read the late MN as its own (a miss) and leave its VA unread.
+TEST(ClientFailureTest, QuietMetaCommandAfterAnErrorDoesNotLeaveItsMnToTheNextCall) {
+  FakeServer fake([](int fd, int index) {
+    Requests requests(fd);
+    if (index == 0) {
+      if (requests.Next().empty() || requests.Next().empty()) return;  // ms ... q, mn
+      WriteAll(fd, "SERVER_ERROR object too large for cache\r\n");
+      // Only a client that reused this connection gets the late MN, then the real answer.
+      if (requests.Next().empty() || requests.Next().empty()) return;
+      WriteAll(fd, "MN\r\nVA 5 f0\r\nhello\r\nMN\r\n");
+      return;
+    }
+    while (!requests.Next().empty() && !requests.Next().empty()) {  // mg ... q, mn
+      WriteAll(fd, "VA 5 f0\r\nhello\r\nMN\r\n");
+    }
+  });
+  ASSERT_NE(fake.port(), 0);
+  auto c = ClientOf({fake.port()});
+  ASSERT_NE(c, nullptr);
+  client::MetaResult result;
+  Status s = c->MetaSet("k", "big", "q", &result);
+  EXPECT_EQ(s.code(), StatusCode::kServerError) << s.ToString();
+  s = c->MetaGet("k", "v f q", &result);
+  ASSERT_TRUE(IsOk(s));
+  EXPECT_EQ(result.code, protocol::ResponseType::kMetaValue);
+  EXPECT_EQ(result.value, "hello");
+  EXPECT_EQ(fake.connections(), 2);
 }
 
 // Error lines are answers: they become the call's Status, and a server that gives them is not
@@ -442,6 +500,58 @@ TEST(ClientFailureTest, DeadServerIsDownAfterFailureLimit) {
 }
 
 // One dead server among live ones costs a multi-get that server's keys, not the others'.
+// A multi-get sends to every server before reading any: a server whose connect hangs must not
+// use up the time another has to answer, or the healthy one times out and is ejected.
+TEST(ClientFailureTest, SlowConnectToOneServerDoesNotEjectAnother) {
+  const std::string value(32 << 20, 'v');  // far more than the socket buffers hold
+  FakeServer healthy([&value](int fd, int) {
+    Requests requests(fd);
+    for (std::string r = requests.Next(); !r.empty(); r = requests.Next()) {
+      const std::string key = r.substr(4, r.size() - 6);  // "get <key>\r\n"
+      WriteAll(fd, "VALUE " + key + " 0 " + std::to_string(value.size()) + "\r\n" + value +
+                       "\r\nEND\r\n");
+    }
+  });
+  ASSERT_NE(healthy.port(), 0);
+  // A listener whose accept queue is full: the kernel drops further SYNs, so connects hang.
+  uint16_t full_port = 0;
+  const int full = Listen(&full_port);
+  ASSERT_GE(full, 0);
+  ASSERT_EQ(listen(full, 0), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 2; ++i) {
+    const int f = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(full_port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(f, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    fillers.push_back(f);
+  }
+  client::Options options;
+  options.connect_timeout = milliseconds(600);
+  options.request_timeout = milliseconds(500);
+  options.failure_limit = 1;
+  auto c = ClientOf({healthy.port(), full_port}, options);
+  ASSERT_NE(c, nullptr);
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 2; ++i) {
+    const std::string key = "key:" + std::to_string(i);
+    const size_t server = c->ServerFor(key);
+    if (keys.empty() ? server == 0 : server == 1) keys.push_back(key);
+  }
+  std::vector<Item> items;
+  const Status s = c->GetMulti(keys, &items);
+  EXPECT_EQ(s.code(), StatusCode::kConnectFailed) << s.ToString();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].key, keys[0]);
+  EXPECT_TRUE(items[0].value == value);
+  EXPECT_FALSE(c->IsDown(0)) << "the healthy server was charged the other's connect time";
+  EXPECT_TRUE(c->IsDown(1));
+  for (int f : fillers) close(f);
+  close(full);
+}
+
 TEST(ClientFailureTest, GetMultiKeepsTheHitsOfHealthyServers) {
   ServerProcess live({"--io=epoll", "--threads=1", "--memory_limit=16"});
   ASSERT_GT(live.port(), 0);

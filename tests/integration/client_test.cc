@@ -197,6 +197,10 @@ TEST_P(ClientTest, WholeServerCommands) {
   std::vector<std::pair<std::string, std::string>> stats;
   const Status s = c.Stats(0, "nonsense", &stats);
   EXPECT_EQ(s.code(), StatusCode::kError) << s.ToString() << ": memcached answers ERROR";
+  // `stats reset` answers RESET alone; twice, to show no failure is counted against the server.
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(IsOk(c.Stats(0, "reset", &stats)));
+  EXPECT_TRUE(stats.empty());
+  EXPECT_FALSE(c.IsDown(0));
 }
 
 TEST_P(ClientTest, ShutdownIsRefusedUnlessEnabledThenStopsTheServer) {
