@@ -1,5 +1,6 @@
 // Ketama consistent hashing, placed exactly as libmemcached places keys with
-// MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED (pylibmc's and php-memcached's "ketama"), and as twemproxy
+// MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED (pylibmc's "ketama_weighted", php-memcached's
+// OPT_LIBKETAMA_COMPATIBLE; not the plain MEMCACHED_BEHAVIOR_KETAMA), and as twemproxy
 // does with `distribution: ketama` and `hash: md5`. So a key lands on the same server whichever
 // of them, or spillway::Client, stores it.
 //
