@@ -104,8 +104,8 @@ struct Client::Impl {
     return OnKey(key, r, [&](Exchange& x) {
       std::vector<Item> items;
       const std::string_view requested[] = {key};
-      std::vector<char> seen(1, 0);
-      Status s = x.ReadValues(requested, &seen, &items);
+      char seen[1] = {0};
+      Status s = x.ReadValues(requested, seen, &items);
       if (s.ok() && !items.empty()) *item = std::move(items.front());
       return s;
     });
@@ -297,7 +297,7 @@ Status Client::Impl::GetMulti(std::span<const std::string> keys, std::vector<Ite
     std::vector<char> seen(by_server[i].size(), 0);
     Status s;
     for (size_t line = 0; line < lines[i] && s.ok(); ++line) {
-      s = sent[i]->ReadValues(by_server[i], &seen, items);
+      s = sent[i]->ReadValues(by_server[i], seen, items);
     }
     note(s);
     sent[i]->Finish(s);  // after an error the connection is closed, whatever is left unread

@@ -58,7 +58,7 @@ Status Exchange::Unexpected(const Response& response) {
                 connection_->peer() + ": unexpected answer " + (word.empty() ? "<number>" : word));
 }
 
-Status Exchange::ReadValues(std::span<const std::string_view> requested, std::vector<char>* seen,
+Status Exchange::ReadValues(std::span<const std::string_view> requested, std::span<char> seen,
                             std::vector<Item>* items) {
   for (;;) {
     Response response;
@@ -71,7 +71,7 @@ Status Exchange::ReadValues(std::span<const std::string_view> requested, std::ve
                        "\", which was not asked for");
     }
     // A key answered twice is out of step too, and would let a server grow *items without end.
-    char& answered = (*seen)[static_cast<size_t>(it - requested.begin())];
+    char& answered = seen[static_cast<size_t>(it - requested.begin())];
     if (answered) return OutOfStep("a second value for \"" + std::string(response.key) + "\"");
     answered = 1;
     items->push_back(Item{std::string(response.key), std::string(response.value),

@@ -38,7 +38,7 @@ class Exchange {
   // VALUE units up to END, appended. `requested` (sorted, each once) are the keys asked for and
   // `seen` (as many entries, 0 at first) marks those answered: a VALUE of another key, or a
   // second of one, is a kProtocolError, since the conversation is then out of step.
-  Status ReadValues(std::span<const std::string_view> requested, std::vector<char>* seen,
+  Status ReadValues(std::span<const std::string_view> requested, std::span<char> seen,
                     std::vector<Item>* items);
   // STORED, NOT_STORED, EXISTS or NOT_FOUND.
   Status ReadStore(StoreResult* result);
