@@ -108,6 +108,19 @@ int64_t Nodes::CurrItems(size_t i) {
   return StatNumber(Stats(c), "curr_items").value_or(-1);
 }
 
+::testing::AssertionResult Nodes::EachHoldsAShare(int64_t total) {
+  int64_t sum = 0;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    const int64_t items = CurrItems(n);
+    if (items <= 0) return ::testing::AssertionFailure() << "node " << n << " holds no key";
+    sum += items;
+  }
+  if (total >= 0 && sum != total) {
+    return ::testing::AssertionFailure() << "the nodes hold " << sum << " items, not " << total;
+  }
+  return ::testing::AssertionSuccess();
+}
+
 std::vector<std::string> PipelineSets(int port, std::span<const std::string> keys,
                                       std::span<const std::string> values) {
   std::vector<std::string> answers;

@@ -45,6 +45,8 @@ class Nodes {
   bool Restart(size_t i);
   // curr_items of node i, or -1 when stats failed.
   int64_t CurrItems(size_t i);
+  // Every node holds at least one item, and (when `total` >= 0) the nodes hold `total` together.
+  ::testing::AssertionResult EachHoldsAShare(int64_t total = -1);
 
  private:
   std::vector<std::string> Args(int port) const;
